@@ -1,0 +1,18 @@
+// Prints vitest's JSON report as one closing line: "N passed, N failed[, N skipped]".
+// A missing or empty report is a failure: a run that executed no test must not look green.
+import fs from 'node:fs';
+
+const file = process.argv[2] ?? '.vitest-results.json';
+let report;
+try {
+  report = JSON.parse(fs.readFileSync(file, 'utf8'));
+} catch (error) {
+  console.log('0 passed, 1 failed');
+  console.error(`summarize: no test report at ${file}: ${error.message}`);
+  process.exit(1);
+}
+const passed = report.numPassedTests ?? 0;
+const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0 ? 0 : 0);
+const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+if (passed === 0 || failed > 0 || report.success === false) process.exit(1);

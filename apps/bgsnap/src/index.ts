@@ -1,0 +1,5 @@
+/**
+ * bgsnap: The bgsnap app: the save loop, the snapshot() library API and the bgsnap CLI.
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,76 @@
+/**
+ * What the save loop knows when it starts; given to {@link LimiterPolicy.start}.
+ */
+export interface LimiterContext {
+  /** Clock time (ns) at which the snapshot started. */
+  readonly startedAt: number;
+  /** Page size in bytes. */
+  readonly pageSize: number;
+  /** Total pages the snapshot will save. */
+  readonly totalPages: number;
+  /** Whether fault events carry the true fault time (see {@link FaultObservation.trueNs}). */
+  readonly knowsFaultTime: boolean;
+}
+
+/**
+ * One serviced write fault, reported after its page was saved and released.
+ *
+ * Three measures of the same wait, from weakest to best:
+ * - `sinceFetchNs`: the QEMU patch's measure, from when the save loop fetched the event to now. It misses
+ *   the time the event sat in the queue.
+ * - `upperBoundNs`: from the last time the save loop found the fault queue empty to now. The fault was
+ *   raised after that, so this bounds the writer's wait from above.
+ * - `trueNs`: from when the writer faulted to when it was released, where the backend knows it.
+ */
+export interface FaultObservation {
+  /** Clock time (ns) when the fault's page was released. */
+  readonly now: number;
+  /** The QEMU patch's latency measure, in ns. */
+  readonly sinceFetchNs: number;
+  /** Upper bound on the writer's wait, in ns. */
+  readonly upperBoundNs: number;
+  /** The writer's real wait in ns, when the backend knows the fault time; otherwise undefined. */
+  readonly trueNs: number | undefined;
+}
+
+/**
+ * A policy's answer to "what now?": first wait up to `waitNs` for write faults (serving any that
+ * arrive), then send up to `scanPages` linear-scan pages.
+ *
+ * Both fields are finite and non-negative integers (`scanPages` may be `Infinity`-free large numbers; the
+ * save loop caps it to its batch size). A decision of `{ scanPages: 0, waitNs: 0 }` is illegal: the
+ * scan would never progress.
+ */
+export interface LimiterDecision {
+  /** Linear-scan pages the save loop may send now. */
+  scanPages: number;
+  /** How long to wait for faults before scanning, in ns. */
+  waitNs: number;
+}
+
+/**
+ * A rate-limiting policy for the linear scan of a background snapshot.
+ *
+ * Policies are pure state machines: they see time only through the `now` arguments, own no timers and
+ * do no I/O, so they are deterministic under test and run unchanged in virtual time.
+ *
+ * Call order, driven by the save loop: `start` once; then any interleaving of `onFault`, `onScan`,
+ * `onSinkWrite` and `decide`, with non-decreasing `now`.
+ */
+export interface LimiterPolicy {
+  /** Short name for reports, for example `threshold` or `latency-target(p99<1ms)`. */
+  readonly name: string;
+  /** Reset state for a new snapshot. */
+  start(context: LimiterContext): void;
+  /** A write fault was serviced (its page saved and released). */
+  onFault(observation: FaultObservation): void;
+  /** The linear scan sent `pages` pages (`bytes` bytes after encoding) at time `now`. */
+  onScan(now: number, pages: number, bytes: number): void;
+  /** A sink write of `bytes` completed at `now` after being blocked for `blockedNs`. */
+  onSinkWrite(now: number, bytes: number, blockedNs: number): void;
+  /**
+   * What to do next, at time `now`, with `pendingFaults` fault events known to be waiting (0 when the
+   * loop has just drained the queue). Must be cheap: it runs between every scan step.
+   */
+  decide(now: number, pendingFaults: number): LimiterDecision;
+}
