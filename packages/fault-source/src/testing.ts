@@ -1,5 +1,47 @@
 /**
- * @bgsnap/fault-source/testing: The FaultSource contract: how a save loop receives write faults on protected memory, plus a conformance suite for backends.
+ * @bgsnap/fault-source/testing: the conformance suite every {@link FaultSource} backend runs against
+ * itself with vitest. See the package README for a complete harness.
  * @packageDocumentation
  */
-export {};
+import { describe, it } from 'vitest';
+import type { ConformanceHarness } from './testing/harness.js';
+import { resolveHarness } from './testing/harness.js';
+import { type ConformanceSelection, selectChecks } from './testing/run.js';
+
+export { ConformanceError } from './testing/assert.js';
+export type { ConformanceCheck } from './testing/checks.js';
+export { faultSourceChecks } from './testing/checks.js';
+export type { ConformanceHarness, ConformanceSubject, ResolvedHarness } from './testing/harness.js';
+export { resolveHarness } from './testing/harness.js';
+export type { ConformanceResult, ConformanceSelection } from './testing/run.js';
+export { runFaultSourceConformance, selectChecks } from './testing/run.js';
+
+/**
+ * Registers the conformance suite as a vitest `describe` block named `name`, one `it` per rule.
+ * Rules that do not apply to the backend (copy-on-fault rules on a plain one, and vice versa) are
+ * reported as skipped. Each test's timeout is derived from `harness.realTimeLimitMs`.
+ *
+ * @example
+ * describeFaultSourceConformance('my backend', { create: () => makeSubject() });
+ */
+export function describeFaultSourceConformance(
+  name: string,
+  harness: ConformanceHarness,
+  selection?: ConformanceSelection,
+): void {
+  const h = resolveHarness(harness);
+  describe(`FaultSource conformance: ${name}`, () => {
+    for (const c of selectChecks(selection)) {
+      it(
+        `${c.title} [${c.id}]`,
+        async (ctx) => {
+          const out = await c.run(h);
+          if (out === 'skipped') ctx.skip();
+        },
+        h.realTimeLimitMs *
+          4 *
+          Math.max(1, c.id === 'save-race' || c.id === 'events-in-range' ? h.randomRuns : 1),
+      );
+    }
+  });
+}

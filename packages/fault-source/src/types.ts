@@ -145,7 +145,8 @@ export interface FaultSource {
 
   /**
    * Release every page, wake every blocked writer, stop delivering faults and free backend resources.
-   * Idempotent: the second and later calls resolve at once.
+   * Allowed in every state (from `ready` it just moves to `stopped`). Idempotent: the second and later
+   * calls resolve at once. A pending {@link FaultSource.waitForFaults} resolves with no faults.
    */
   stop(): Promise<void>;
 }
