@@ -1,5 +1,6 @@
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
-  test: { name: 'bgsnap', include: ['src/**/*.test.ts'] },
+  // forks: the native uffd addon and worker threads mix badly in vitest's thread pool.
+  test: { name: 'bgsnap', include: ['src/**/*.test.ts'], pool: 'forks', testTimeout: 20_000 },
 });

@@ -1,0 +1,225 @@
+import type { LimiterPolicy } from '@bgsnap/rate-limiter';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SnapshotAbortedError } from '../errors.js';
+import { FakeSource, type FakeWrite, ImageWriter } from '../testing/fake-source.js';
+import { scriptedPolicy, unlimitedPolicy } from '../testing/policies.js';
+import { runSaveLoop } from './save-loop.js';
+
+function writesEvery(intervalNs: number, count: number, pages: number[], seed = 1): FakeWrite[] {
+  const out: FakeWrite[] = [];
+  let x = seed;
+  for (let i = 0; i < count; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    const region = x % pages.length;
+    out.push({
+      at: (i + 1) * intervalNs,
+      region,
+      page: (x >>> 8) % pages[region]!,
+      value: (i & 0xff) ^ 0xa5,
+    });
+  }
+  return out;
+}
+
+async function snapshotWith(source: FakeSource, limiter: LimiterPolicy, batchPages = 8) {
+  await source.start();
+  const writer = new ImageWriter(source.regions);
+  const result = await runSaveLoop({ source, limiter, writer, batchPages, startedAt: 0 });
+  return { writer, result };
+}
+
+function expectImageEqualsInitial(source: FakeSource, writer: ImageWriter): void {
+  source.regions.forEach((_, r) => {
+    expect(writer.written[r]!.every((w) => w === 1)).toBe(true);
+    expect(Buffer.compare(writer.images[r]!, source.initial[r]!)).toBe(0);
+  });
+}
+
+describe('runSaveLoop', () => {
+  it('saves every page exactly once, as it was at start, while a writer keeps writing (plain)', async () => {
+    const source = new FakeSource([300, 77], writesEvery(5_000, 400, [300, 77]));
+    const { writer, result } = await snapshotWith(source, unlimitedPolicy());
+    expectImageEqualsInitial(source, writer);
+    expect(result.pagesFaulted + result.pagesScanned).toBe(377);
+    expect(result.pagesFaulted).toBeGreaterThan(0);
+    // the writes went through to live memory after their pages were released
+    expect(Buffer.compare(source.memory[0]!, source.initial[0]!)).not.toBe(0);
+  });
+
+  it('saves every page exactly once from fault contents and claims (copy-on-fault)', async () => {
+    const source = new FakeSource([256], writesEvery(2_000, 300, [256]), true);
+    source.eventDelayNs = 30_000;
+    const { writer, result } = await snapshotWith(source, unlimitedPolicy());
+    expectImageEqualsInitial(source, writer);
+    expect(result.pagesFaulted).toBeGreaterThan(0);
+    expect(result.claimsLost).toBeGreaterThan(0);
+    expect(result.latency.true.totalCount).toBe(result.pagesFaulted);
+  });
+
+  it('releases a faulted page before any further scan page', async () => {
+    const source = new FakeSource([200], writesEvery(7_000, 60, [200]));
+    await snapshotWith(source, unlimitedPolicy());
+    const faults = source.events.filter((e) => e.kind === 'fault').length;
+    expect(faults).toBeGreaterThan(5);
+    for (let i = 0; i < source.events.length; i++) {
+      const e = source.events[i]!;
+      if (e.kind !== 'fault') continue;
+      const nextRelease = source.events.slice(i + 1).find((x) => x.kind === 'release');
+      expect(nextRelease?.key).toBe(e.key);
+    }
+  });
+
+  it('releases scanned pages in contiguous ranges of at most batchPages', async () => {
+    const source = new FakeSource([1000], []);
+    await snapshotWith(source, unlimitedPolicy(), 64);
+    expect(source.releases.length).toBe(Math.ceil(1000 / 64));
+    let next = 0;
+    for (const [, first, count] of source.releases) {
+      expect(first).toBe(next);
+      expect(count).toBeLessThanOrEqual(64);
+      next = first + count;
+    }
+  });
+
+  it('respects the limiter: no scan page before the policy allows it', async () => {
+    const allowAt = 2_000_000;
+    const policy: LimiterPolicy = {
+      name: 'hold-until',
+      start() {},
+      onFault() {},
+      onScan() {},
+      onSinkWrite() {},
+      decide: (now) =>
+        now < allowAt ? { scanPages: 0, waitNs: allowAt - now } : { scanPages: 16, waitNs: 0 },
+    };
+    const source = new FakeSource([100], writesEvery(100_000, 10, [100]));
+    const { writer, result } = await snapshotWith(source, policy);
+    expectImageEqualsInitial(source, writer);
+    const early = source.events.filter((e) => e.kind === 'release' && e.at < allowAt);
+    // Before allowAt only faulted pages may be released.
+    expect(early.length).toBeGreaterThan(0);
+    const faultKeys = new Set(source.events.filter((e) => e.kind === 'fault').map((e) => e.key));
+    for (const e of early) expect(faultKeys.has(e.key)).toBe(true);
+    expect(result.throttledNs).toBeGreaterThanOrEqual(allowAt - 1_000_000);
+  });
+
+  it('reports observations to the policy: one onFault per faulted page with the three measures', async () => {
+    const seen: Array<{ sinceFetchNs: number; upperBoundNs: number; trueNs: number | undefined }> = [];
+    const policy = { ...unlimitedPolicy(), onFault: (o: (typeof seen)[number]) => seen.push(o) };
+    const source = new FakeSource([128], writesEvery(3_000, 50, [128]));
+    const { result } = await snapshotWith(source, policy);
+    expect(seen.length).toBe(result.pagesFaulted);
+    for (const o of seen) {
+      expect(o.trueNs).toBeDefined();
+      expect(o.upperBoundNs).toBeGreaterThanOrEqual(o.sinceFetchNs);
+      expect(o.upperBoundNs).toBeGreaterThanOrEqual(o.trueNs!);
+    }
+    // the true measure matches what the fake's writer actually waited
+    expect([...source.writerWaits].sort()).toEqual(seen.map((o) => o.trueNs).sort());
+  });
+
+  it('skips duplicate and late fault events', async () => {
+    for (const cof of [false, true]) {
+      const source = new FakeSource([64], writesEvery(4_000, 40, [64]), cof);
+      source.duplicateEvents = true;
+      const { writer, result } = await snapshotWith(source, unlimitedPolicy());
+      expectImageEqualsInitial(source, writer);
+      expect(result.duplicateFaults).toBeGreaterThan(0);
+    }
+  });
+
+  it('awaits drain on backpressure and counts the stall', async () => {
+    const source = new FakeSource([256], []);
+    await source.start();
+    const writer = new ImageWriter(source.regions, 32, async () =>
+      source.advance(source.clock.now() + 1_000_000),
+    );
+    const result = await runSaveLoop({ source, limiter: unlimitedPolicy(), writer, batchPages: 16 });
+    expect(writer.drains).toBe(8);
+    expect(result.drainStalledNs).toBe(8_000_000);
+  });
+
+  it('throws SnapshotAbortedError when aborted, also while stuck in drain', async () => {
+    const source = new FakeSource([4096], []);
+    await source.start();
+    const controller = new AbortController();
+    const writer = new ImageWriter(source.regions, 64, () => new Promise(() => {}));
+    setTimeout(() => controller.abort(new Error('user pressed ^C')), 20);
+    await expect(
+      runSaveLoop({ source, limiter: unlimitedPolicy(), writer, signal: controller.signal }),
+    ).rejects.toThrow(SnapshotAbortedError);
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(
+      runSaveLoop({
+        source,
+        limiter: unlimitedPolicy(),
+        writer: new ImageWriter(source.regions),
+        signal: aborted.signal,
+      }),
+    ).rejects.toThrow(/aborted/);
+  });
+
+  it('rejects an illegal limiter decision instead of spinning', async () => {
+    const source = new FakeSource([8], []);
+    await source.start();
+    await expect(
+      runSaveLoop({
+        source,
+        limiter: scriptedPolicy([{ scanPages: 0, waitNs: 0 }]),
+        writer: new ImageWriter(source.regions),
+      }),
+    ).rejects.toThrow(/illegal decision/);
+    await expect(
+      runSaveLoop({
+        source,
+        limiter: scriptedPolicy([{ scanPages: Number.NaN, waitNs: 1 }]),
+        writer: new ImageWriter(source.regions),
+      }),
+    ).rejects.toThrow(TypeError);
+  });
+
+  it('emits progress ending at 100 %', async () => {
+    const source = new FakeSource([500], []);
+    await source.start();
+    const events: number[] = [];
+    await runSaveLoop({
+      source,
+      limiter: unlimitedPolicy(),
+      writer: new ImageWriter(source.regions),
+      progressIntervalNs: 50_000,
+      onProgress: (p) => events.push(p.savedPages),
+    });
+    expect(events.length).toBeGreaterThan(2);
+    expect(events.at(-1)).toBe(500);
+    expect([...events].sort((a, b) => a - b)).toEqual(events);
+  });
+
+  it('property: any legal decision sequence saves every page exactly once, as it was at start', async () => {
+    const decision = fc
+      .record({
+        scanPages: fc.integer({ min: 0, max: 40 }),
+        waitNs: fc.oneof(fc.constant(0), fc.integer({ min: 1_000, max: 20_000 })),
+      })
+      .filter((d) => d.scanPages > 0 || d.waitNs > 0);
+    await fc.assert(
+      fc.asyncProperty(
+        // A policy that never grants scan pages starves the snapshot by design; conforming ones do not.
+        fc.array(decision, { minLength: 1, maxLength: 12 }).filter((ds) => ds.some((d) => d.scanPages > 0)),
+        fc.array(fc.integer({ min: 1, max: 90 }), { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 500, max: 20_000 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 32 }),
+        async (decisions, pages, interval, seed, cof, batch) => {
+          const source = new FakeSource(pages, writesEvery(interval, 80, pages, seed), cof);
+          source.eventDelayNs = cof ? seed * 10 : 0;
+          const { writer } = await snapshotWith(source, scriptedPolicy(decisions), batch);
+          expectImageEqualsInitial(source, writer);
+        },
+      ),
+      { numRuns: 100, timeout: 2_000 },
+    );
+  }, 30_000);
+});

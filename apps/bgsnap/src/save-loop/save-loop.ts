@@ -1,0 +1,298 @@
+import type { FaultSource, WriteFault } from '@bgsnap/fault-source';
+import type { LimiterDecision, LimiterPolicy } from '@bgsnap/rate-limiter';
+import { SnapshotAbortedError } from '../errors.js';
+import { createLatencyHistogram, recordLatency } from './latency-histogram.js';
+import type { SaveLoopOptions, SaveLoopResult, SnapshotProgress } from './types.js';
+import { createUnsavedPages, type UnsavedPages } from './unsaved-pages.js';
+
+const DEFAULT_BATCH_PAGES = 64;
+const DEFAULT_PROGRESS_INTERVAL_NS = 100e6;
+const DEFAULT_MISSING_PAGES_TIMEOUT_NS = 30e9;
+/** Faults taken per takeFaults() call; large enough that a burst is one native call. */
+const MAX_TAKE = 1024;
+/** Steps between voluntary yields, so sink completions, abort messages and timers get a turn. */
+const YIELD_EVERY_STEPS = 64;
+/** Wait slice while only fault-path pages (copy-on-fault) are outstanding. */
+const MISSING_PAGES_WAIT_NS = 10e6;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Runs the QEMU-style background-snapshot save loop until every page of every region is saved once.
+ *
+ * Each step: service every pending fault (saved, released, reported to `limiter.onFault`); ask
+ * `limiter.decide(now, 0)`; wait up to `waitNs` for faults and service them; scan up to
+ * `min(scanPages, batchPages)` unsaved pages in page order (claim → read → writePages → release, one
+ * call per contiguous run; reported to `limiter.onScan`); await `writer.drain()` when the writer is
+ * over its high-water mark.
+ *
+ * The loop never starts or stops the source, and never finishes or aborts the writer: on abort it
+ * throws {@link SnapshotAbortedError}, on any other failure it rethrows, and the caller cleans up
+ * (see {@link snapshot}). All times come from `source.clock`.
+ */
+export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopResult> {
+  const { source, limiter, writer, signal, onProgress } = options;
+  const batchPages = options.batchPages ?? DEFAULT_BATCH_PAGES;
+  if (!Number.isInteger(batchPages) || batchPages < 1) {
+    throw new RangeError(`batchPages must be an integer >= 1, got ${batchPages}`);
+  }
+  const progressIntervalNs = options.progressIntervalNs ?? DEFAULT_PROGRESS_INTERVAL_NS;
+  const missingPagesTimeoutNs = options.missingPagesTimeoutNs ?? DEFAULT_MISSING_PAGES_TIMEOUT_NS;
+  const clock = source.clock;
+  const regions = source.regions;
+
+  const unsaved: UnsavedPages[] = regions.map((r) => createUnsavedPages(r.pageCount));
+  const pageSizes = regions.map((r) => r.pageSize);
+  let totalPages = 0;
+  let totalBytes = 0;
+  for (const r of regions) {
+    totalPages += r.pageCount;
+    totalBytes += r.pageCount * r.pageSize;
+  }
+
+  const startedAt = options.startedAt ?? clock.now();
+  limiter.start({
+    startedAt,
+    pageSize: regions[0]?.pageSize ?? 4096,
+    totalPages,
+    knowsFaultTime: source.capabilities.knowsFaultTime,
+  });
+
+  const sinceFetch = createLatencyHistogram();
+  const upperBound = createLatencyHistogram();
+  const trueLatency = createLatencyHistogram();
+
+  let remaining = totalPages;
+  let pagesFaulted = 0;
+  let pagesScanned = 0;
+  let bytesFaulted = 0;
+  let bytesScanned = 0;
+  let duplicateFaults = 0;
+  let claimsLost = 0;
+  let throttledNs = 0;
+  let drainStalledNs = 0;
+  let scanSteps = 0;
+  let lastEmptyAt = startedAt;
+  let lastProgressAt = Number.NEGATIVE_INFINITY;
+  let lastSavedAt = startedAt;
+  let scanRegion = 0;
+  let scanPage = 0;
+  let steps = 0;
+
+  const emitProgress = (now: number): void => {
+    lastProgressAt = now;
+    if (!onProgress) return;
+    const progress: SnapshotProgress = {
+      now,
+      elapsedNs: now - startedAt,
+      totalPages,
+      savedPages: totalPages - remaining,
+      pagesFaulted,
+      pagesScanned,
+      savedBytes: bytesFaulted + bytesScanned,
+      totalBytes,
+    };
+    onProgress(progress);
+  };
+
+  const observe = (fault: WriteFault, now: number, emptyAt: number): void => {
+    const fetchNs = now - fault.fetchedAt;
+    const boundNs = now - emptyAt;
+    let trueNs: number | undefined;
+    if (fault.raisedAt !== undefined) {
+      // Copy-on-fault: the writer resumed at releasedAt, not when the loop got round to saving the copy.
+      trueNs = (fault.releasedAt ?? now) - fault.raisedAt;
+      recordLatency(trueLatency, trueNs);
+    }
+    recordLatency(sinceFetch, fetchNs);
+    recordLatency(upperBound, boundNs);
+    limiter.onFault({ now, sinceFetchNs: fetchNs, upperBoundNs: boundNs, trueNs });
+  };
+
+  /** Saves and releases the pages named by `faults` (all raised after `emptyAt`), faults before anything else. */
+  const serve = (faults: readonly WriteFault[], emptyAt: number): void => {
+    const n = faults.length;
+    for (let i = 0; i < n; i++) {
+      const f = faults[i]!;
+      const region = f.region;
+      const pages = unsaved[region]!;
+      if (!pages.has(f.page)) {
+        duplicateFaults++;
+        continue;
+      }
+      const pageSize = pageSizes[region]!;
+      if (f.contents !== undefined) {
+        writer.writePages(region, f.page, f.contents);
+        pages.markSaved(f.page, 1);
+        remaining--;
+        pagesFaulted++;
+        bytesFaulted += pageSize;
+        observe(f, clock.now(), emptyAt);
+        continue;
+      }
+      // Plain mode: coalesce consecutive events on adjacent unsaved pages into one read/write/release.
+      let count = 1;
+      while (i + count < n) {
+        const g = faults[i + count]!;
+        if (g.region !== region || g.page !== f.page + count || g.contents !== undefined) break;
+        if (!pages.has(g.page)) break;
+        count++;
+      }
+      const data = source.read(region, f.page, count);
+      writer.writePages(region, f.page, data);
+      source.release(region, f.page, count);
+      pages.markSaved(f.page, count);
+      remaining -= count;
+      pagesFaulted += count;
+      bytesFaulted += count * pageSize;
+      const now = clock.now();
+      for (let k = 0; k < count; k++) observe(faults[i + k]!, now, emptyAt);
+      i += count - 1;
+    }
+    lastSavedAt = clock.now();
+  };
+
+  /** Services faults until the queue is found empty. */
+  const serveAllPending = (): void => {
+    for (;;) {
+      const faults = source.takeFaults(MAX_TAKE);
+      if (faults.length === 0) {
+        lastEmptyAt = clock.now();
+        return;
+      }
+      serve(faults, lastEmptyAt);
+    }
+  };
+
+  /** Scans up to `want` unsaved pages from the cursor. Returns the pages saved. */
+  const scan = (want: number): number => {
+    let saved = 0;
+    let bytes = 0;
+    while (want > 0 && scanRegion < regions.length) {
+      const pages = unsaved[scanRegion]!;
+      const first = pages.nextUnsaved(scanPage);
+      if (first < 0) {
+        scanRegion++;
+        scanPage = 0;
+        continue;
+      }
+      const run = pages.runLength(first, want);
+      const claimed = source.claim(scanRegion, first, run);
+      if (claimed === 0) {
+        // Copy-on-fault: the fault path owns this page; it arrives as an event with contents.
+        claimsLost++;
+        scanPage = first + 1;
+        continue;
+      }
+      const data = source.read(scanRegion, first, claimed);
+      writer.writePages(scanRegion, first, data);
+      source.release(scanRegion, first, claimed);
+      pages.markSaved(first, claimed);
+      remaining -= claimed;
+      scanPage = first + claimed;
+      want -= claimed;
+      saved += claimed;
+      bytes += claimed * pageSizes[scanRegion]!;
+      // Faults raised meanwhile go before the next scan page, as QEMU checks before every host page.
+      if (want > 0) serveAllPending();
+    }
+    if (saved > 0) {
+      pagesScanned += saved;
+      bytesScanned += bytes;
+      scanSteps++;
+      const now = clock.now();
+      lastSavedAt = now;
+      limiter.onScan(now, saved, bytes);
+    }
+    return saved;
+  };
+
+  let abortPromise: Promise<never> | undefined;
+  const abortable = <T>(p: Promise<T>): Promise<T> => {
+    if (!signal) return p;
+    abortPromise ??= new Promise<never>((_, reject) => {
+      const onAbort = (): void => reject(new SnapshotAbortedError(signal.reason));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    // The abort promise may never be awaited again: keep it from being reported as unhandled.
+    abortPromise.catch(() => {});
+    return Promise.race([p, abortPromise]);
+  };
+
+  const checkDecision = (d: LimiterDecision, scanDone: boolean): void => {
+    const ok = Number.isFinite(d.scanPages) && d.scanPages >= 0 && Number.isFinite(d.waitNs) && d.waitNs >= 0;
+    if (!ok || (!scanDone && d.scanPages === 0 && d.waitNs === 0)) {
+      throw new TypeError(
+        `limiter '${limiter.name}' returned an illegal decision {scanPages: ${d.scanPages}, waitNs: ${d.waitNs}}: ` +
+          'both must be finite and >= 0, and not both 0',
+      );
+    }
+  };
+
+  while (remaining > 0) {
+    if (signal?.aborted) throw new SnapshotAbortedError(signal.reason);
+    serveAllPending();
+    if (remaining === 0) break;
+    let now = clock.now();
+    if (now - lastProgressAt >= progressIntervalNs) emitProgress(now);
+
+    const scanDone = scanRegion >= regions.length;
+    const decision = limiter.decide(now, 0);
+    checkDecision(decision, scanDone);
+    if (decision.waitNs > 0) {
+      const faults = await source.waitForFaults(Math.ceil(decision.waitNs), MAX_TAKE);
+      const after = clock.now();
+      throttledNs += after - now;
+      if (faults.length > 0) {
+        serve(faults, lastEmptyAt);
+        serveAllPending();
+      } else {
+        lastEmptyAt = after;
+      }
+      if (remaining === 0) break;
+      now = after;
+    }
+
+    if (!scanDone) {
+      if (decision.scanPages > 0) scan(Math.min(Math.floor(decision.scanPages), batchPages));
+    } else if (decision.waitNs === 0) {
+      // Copy-on-fault only: what is left belongs to the fault path and arrives as events.
+      if (now - lastSavedAt > missingPagesTimeoutNs) {
+        throw new Error(
+          `fault source never delivered ${remaining} page(s) that claim() assigned to the fault path ` +
+            `(waited ${Math.round((now - lastSavedAt) / 1e6)} ms)`,
+        );
+      }
+      const faults = await source.waitForFaults(MISSING_PAGES_WAIT_NS, MAX_TAKE);
+      if (faults.length > 0) serve(faults, lastEmptyAt);
+      else lastEmptyAt = clock.now();
+    }
+
+    if (writer.needsDrain) {
+      const t0 = clock.now();
+      await abortable(writer.drain());
+      drainStalledNs += clock.now() - t0;
+    } else if (++steps % YIELD_EVERY_STEPS === 0) {
+      await yieldToEventLoop();
+    }
+  }
+  const endedAt = clock.now();
+  emitProgress(endedAt);
+  return {
+    startedAt,
+    endedAt,
+    totalPages,
+    totalBytes,
+    pagesFaulted,
+    pagesScanned,
+    bytesFaulted,
+    bytesScanned,
+    duplicateFaults,
+    claimsLost,
+    throttledNs,
+    drainStalledNs,
+    scanSteps,
+    latency: { sinceFetch, upperBound, true: trueLatency },
+  };
+}

@@ -1,0 +1,101 @@
+import type { FaultSource } from '@bgsnap/fault-source';
+import type { LimiterPolicy } from '@bgsnap/rate-limiter';
+import type { LatencyHistogram } from './latency-histogram.js';
+
+/**
+ * The part of `@bgsnap/stream-writer`'s `SnapshotWriter` the save loop uses. Structural, so tests and
+ * users can pass their own.
+ */
+export interface PageWriter {
+  /** Copies pages `[first, first + data.length / pageSize)` of `region` synchronously; never blocks. */
+  writePages(region: number, first: number, data: Uint8Array): void;
+  /** Buffered bytes are at or above the high-water mark: the loop awaits {@link PageWriter.drain}. */
+  readonly needsDrain: boolean;
+  /** Resolves when the buffer is below the low-water mark; rejects with the sink's error. */
+  drain(): Promise<void>;
+}
+
+/** A progress event: how far the snapshot has got. Emitted at most every `progressIntervalNs` and at the end. */
+export interface SnapshotProgress {
+  /** Clock time (ns) of this event. */
+  now: number;
+  /** Clock time since the save loop started (ns). */
+  elapsedNs: number;
+  /** Pages in all tracked regions. */
+  totalPages: number;
+  /** Pages saved so far (faulted + scanned). */
+  savedPages: number;
+  /** Pages saved from write faults so far. */
+  pagesFaulted: number;
+  /** Pages saved by the linear scan so far. */
+  pagesScanned: number;
+  /** Bytes of memory saved so far (pages × page size, before encoding). */
+  savedBytes: number;
+  /** Bytes of memory in all tracked regions. */
+  totalBytes: number;
+}
+
+/** Options of {@link runSaveLoop}. */
+export interface SaveLoopOptions {
+  /** A started fault source (state `tracking`). The loop neither starts nor stops it. */
+  source: FaultSource;
+  /** The limiter; the loop calls its `start()` first. */
+  limiter: LimiterPolicy;
+  /** Where saved pages go. */
+  writer: PageWriter;
+  /** Cancels the loop with a {@link SnapshotAbortedError}; the caller cleans up. */
+  signal?: AbortSignal | undefined;
+  /** Most pages per scan step (one claim → read → write → release per contiguous run). Default 64. */
+  batchPages?: number | undefined;
+  /** Progress callback. */
+  onProgress?: ((progress: SnapshotProgress) => void) | undefined;
+  /** Minimum clock time between progress events, ns. Default 100 ms. */
+  progressIntervalNs?: number | undefined;
+  /**
+   * Clock time at which the snapshot started: the limiter's `startedAt`, and the first "queue last
+   * seen empty" time for the upper-bound measure (nothing can have faulted before protection began).
+   * Default: now.
+   */
+  startedAt?: number | undefined;
+  /**
+   * Copy-on-fault only: when the scan is done and pages owned by the fault path have not arrived for this
+   * long (ns), the loop fails instead of waiting forever. Default 30 s.
+   */
+  missingPagesTimeoutNs?: number | undefined;
+}
+
+/** What the save loop did. Times are clock ns. */
+export interface SaveLoopResult {
+  /** Clock time the loop started. */
+  startedAt: number;
+  /** Clock time the last page was saved. */
+  endedAt: number;
+  /** Pages in all regions. */
+  totalPages: number;
+  /** Bytes in all regions. */
+  totalBytes: number;
+  /** Pages saved from write-fault events. */
+  pagesFaulted: number;
+  /** Pages saved by the linear scan. */
+  pagesScanned: number;
+  /** Bytes saved from write faults (before encoding). */
+  bytesFaulted: number;
+  /** Bytes saved by the scan (before encoding). */
+  bytesScanned: number;
+  /** Fault events naming a page that was already saved (late or duplicate events), skipped. */
+  duplicateFaults: number;
+  /** Copy-on-fault: scan claims that returned 0 because the fault path owned the page. */
+  claimsLost: number;
+  /** Time spent in limiter-requested waits (`waitForFaults(decision.waitNs)`). */
+  throttledNs: number;
+  /** Time spent awaiting `writer.drain()` (backpressure from the sink). */
+  drainStalledNs: number;
+  /** Scan steps taken. */
+  scanSteps: number;
+  /** Fault latencies per serviced fault, by measure. `true` is empty when the backend does not know fault times. */
+  latency: {
+    sinceFetch: LatencyHistogram;
+    upperBound: LatencyHistogram;
+    true: LatencyHistogram;
+  };
+}
