@@ -1,5 +1,64 @@
 /**
- * @bgsnap/stream-writer: The bgsnap snapshot stream format: a writer with backpressure and sinks, and a validating reader that restores and verifies.
+ * @bgsnap/stream-writer: the bgsnap snapshot stream format (docs/FORMAT.md), a writer with zero-page
+ * detection, optional zstd, batching and backpressure, sinks (file, fd/pipe, TCP, Writable, discard),
+ * and a validating streaming reader that restores, verifies, inspects and compares snapshots.
  * @packageDocumentation
  */
-export {};
+export {
+  SinkError,
+  SnapshotArgumentError,
+  type SnapshotArgumentErrorCode,
+  SnapshotFormatError,
+  type SnapshotFormatErrorCode,
+  SnapshotStateError,
+  type SnapshotStateErrorCode,
+} from './errors.js';
+export {
+  FORMAT_VERSION,
+  type RegionDescriptor,
+  type SnapshotHeader,
+  type SnapshotTrailer,
+} from './format.js';
+export type { ByteSource, SnapshotSource } from './reader/byte-source.js';
+export {
+  type HeaderEvent,
+  type PagesEvent,
+  type ReadSnapshotOptions,
+  readSnapshot,
+  type SnapshotEvent,
+  type TrailerEvent,
+} from './reader/read-snapshot.js';
+export {
+  type RestoredImage,
+  type RestoredRegion,
+  type RestoredSnapshot,
+  type RestoreOptions,
+  type RestoreToFileOptions,
+  restoreSnapshot,
+  restoreSnapshotToFile,
+} from './reader/restore.js';
+export {
+  type CompareReport,
+  compareSnapshot,
+  inspectSnapshot,
+  type PageMismatch,
+  type RegionCounts,
+  type SnapshotReport,
+  verifySnapshot,
+} from './reader/verify.js';
+export { discardSink } from './sinks/discard-sink.js';
+export { type FdSinkOptions, fdSink } from './sinks/fd-sink.js';
+export { type FileSink, type FileSinkOptions, fileSink } from './sinks/file-sink.js';
+export type { Sink } from './sinks/sink.js';
+export { type TcpSinkOptions, tcpSink } from './sinks/tcp-sink.js';
+export { type WritableSinkOptions, writableSink } from './sinks/writable-sink.js';
+export { VERSION } from './version.js';
+export {
+  createSnapshotWriter,
+  type SnapshotCompression,
+  type SnapshotRegion,
+  type SnapshotWriter,
+  type SnapshotWriterOptions,
+  type WriterStats,
+  type WriterSummary,
+} from './writer.js';

@@ -1,0 +1,118 @@
+import type { Writable } from 'node:stream';
+import { SinkError } from '../errors.js';
+import type { Sink } from './sink.js';
+
+/** Options of {@link writableSink}. */
+export interface WritableSinkOptions {
+  /** Call `end()` on close (default true). Set false for streams you keep using, e.g. process.stdout. */
+  end?: boolean;
+  /** Call `destroy()` on abort (default true). */
+  destroyOnAbort?: boolean;
+}
+
+/**
+ * A sink over any Node Writable. Each write resolves when the stream's write callback fires (the stream
+ * is done with the chunk), so the writer's blocked time includes the stream's own backpressure. The
+ * first stream error, or a close before `close()` was called, fails every later operation with a
+ * {@link SinkError}.
+ */
+export function writableSink(
+  stream: NodeJS.WritableStream | Writable,
+  options: WritableSinkOptions = {},
+): Sink {
+  const w = stream as Writable;
+  const end = options.end ?? true;
+  const destroyOnAbort = options.destroyOnAbort ?? true;
+  let failure: SinkError | undefined;
+  let closing = false;
+  let aborted = false;
+  const onError = (error: unknown) => {
+    failure ??= new SinkError('write', error);
+  };
+  const onClose = () => {
+    if (!closing && !aborted) {
+      failure ??= new SinkError(
+        'write',
+        Object.assign(new Error('stream closed before the snapshot ended'), { code: 'EPIPE' }),
+      );
+    }
+  };
+  w.on('error', onError);
+  w.on('close', onClose);
+  const detach = () => {
+    w.off('close', onClose);
+    // The error listener stays: a late error must not become an uncaught exception.
+  };
+
+  return {
+    write(chunk) {
+      if (failure) return Promise.reject(failure);
+      if (aborted) return Promise.reject(new SinkError('write', new Error('sink was aborted')));
+      return new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const onFail = () => {
+          if (settled) return;
+          settled = true;
+          cleanup();
+          reject(failure ?? new SinkError('write', new Error('stream closed')));
+        };
+        const cleanup = () => {
+          w.off('error', onFail);
+          w.off('close', onFail);
+        };
+        w.once('error', onFail);
+        w.once('close', onFail);
+        try {
+          w.write(chunk, (error) => {
+            if (settled) return;
+            settled = true;
+            cleanup();
+            if (error) {
+              failure ??= new SinkError('write', error);
+              reject(failure);
+            } else resolve();
+          });
+        } catch (error) {
+          settled = true;
+          cleanup();
+          failure ??= new SinkError('write', error);
+          reject(failure);
+        }
+      });
+    },
+    close() {
+      if (failure) return Promise.reject(failure);
+      closing = true;
+      if (!end) {
+        detach();
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve, reject) => {
+        const onFinish = () => {
+          w.off('error', onFail);
+          detach();
+          resolve();
+        };
+        const onFail = (error: unknown) => {
+          w.off('finish', onFinish);
+          failure ??= new SinkError('close', error);
+          reject(failure);
+        };
+        w.once('finish', onFinish);
+        w.once('error', onFail);
+        try {
+          w.end();
+        } catch (error) {
+          onFail(error);
+        }
+      });
+    },
+    abort() {
+      if (aborted) return Promise.resolve();
+      aborted = true;
+      detach();
+      if (destroyOnAbort && !w.destroyed) w.destroy();
+      return Promise.resolve();
+    },
+  };
+}
