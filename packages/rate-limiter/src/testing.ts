@@ -1,5 +1,11 @@
 /**
- * @bgsnap/rate-limiter/testing: Pluggable limiter policies for background snapshots: the QEMU patch's throttle, a token bucket, an adaptive latency target, and combinators.
+ * @bgsnap/rate-limiter/testing: the policy conformance suite (vitest and plain functions) and the
+ * synthetic latency model for evaluating policies.
  * @packageDocumentation
  */
-export {};
+export {
+  type LatencyModelOptions,
+  type LatencyModelResult,
+  runLatencyModel,
+  type StallProfile,
+} from './latency-model.js';
