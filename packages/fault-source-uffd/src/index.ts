@@ -1,5 +1,34 @@
 /**
- * @bgsnap/fault-source-uffd: The native Linux userfaultfd write-protect FaultSource: tracked memory, plain and copy-on-fault modes.
+ * @bgsnap/fault-source-uffd: the native Linux userfaultfd write-protect FaultSource: tracked memory,
+ * plain and copy-on-fault modes.
  * @packageDocumentation
  */
-export {};
+export {
+  SameThreadWriteError,
+  TrackedMemoryReleasedError,
+  UffdError,
+  type UffdErrorCode,
+  type UffdErrorDetails,
+  UffdPermissionError,
+  UffdSyscallError,
+  UffdUnavailableError,
+  UffdUnsupportedError,
+} from './errors.js';
+export { probeUffd, type UffdSupport } from './support.js';
+export {
+  MAX_TRACKED_BYTES,
+  MAX_VIEW_BYTES,
+  TrackedMemory,
+  type TrackedMemoryHandle,
+  type TrackedMemoryOptions,
+} from './tracked-memory.js';
+export {
+  createUffdFaultSource,
+  UffdFaultSource,
+  type UffdDetails,
+  type UffdFaultSourceOptions,
+  type UffdMode,
+  type UffdRegionSpec,
+  type UffdStats,
+  uffdClock,
+} from './uffd-fault-source.js';

@@ -1,0 +1,693 @@
+// Node-API bindings of the bgsnap userfaultfd addon. Kept thin: argument checks, conversions and
+// object lifetimes; the mechanics live in mapping.cc, uffd-open.cc and session.cc.
+#include <node_api.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "mapping.h"
+#include "session.h"
+#include "uffd-open.h"
+
+using namespace bgsnap;
+
+namespace {
+
+const napi_type_tag kTokenTag = {0x6267736e61705f74ULL, 0x6f6b656e5f763031ULL};
+const napi_type_tag kSessionTag = {0x6267736e61705f73ULL, 0x657373696f6e3031ULL};
+
+#define CHECK_NAPI(call)                                        \
+  do {                                                          \
+    if ((call) != napi_ok) {                                    \
+      ThrowLastNapi(env, #call);                                \
+      return nullptr;                                           \
+    }                                                           \
+  } while (0)
+
+void ThrowLastNapi(napi_env env, const char* what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  const napi_extended_error_info* info = nullptr;
+  napi_get_last_error_info(env, &info);
+  std::string msg = std::string("bgsnap addon: ") + what + ": " +
+                    (info && info->error_message ? info->error_message : "Node-API call failed");
+  napi_throw_error(env, "EBGSNAP_NAPI", msg.c_str());
+}
+
+void SetString(napi_env env, napi_value obj, const char* key, const std::string& v) {
+  napi_value s;
+  napi_create_string_utf8(env, v.c_str(), v.size(), &s);
+  napi_set_named_property(env, obj, key, s);
+}
+void SetNumber(napi_env env, napi_value obj, const char* key, double v) {
+  napi_value n;
+  napi_create_double(env, v, &n);
+  napi_set_named_property(env, obj, key, n);
+}
+void SetBool(napi_env env, napi_value obj, const char* key, bool v) {
+  napi_value b;
+  napi_get_boolean(env, v, &b);
+  napi_set_named_property(env, obj, key, b);
+}
+
+// A plain Error carrying code/errno/syscall; the JS layer turns it into a typed error with a remedy.
+void ThrowNative(napi_env env, const NativeError& e) {
+  napi_value msg, code, err;
+  napi_create_string_utf8(env, e.message.c_str(), e.message.size(), &msg);
+  napi_create_string_utf8(env, e.code.c_str(), e.code.size(), &code);
+  napi_create_error(env, code, msg, &err);
+  SetNumber(env, err, "errno", e.err);
+  SetString(env, err, "syscall", e.syscall);
+  SetBool(env, err, "native", true);
+  napi_throw(env, err);
+}
+
+void ThrowCode(napi_env env, const char* code, const std::string& message) {
+  NativeError e;
+  e.code = code;
+  e.message = message;
+  ThrowNative(env, e);
+}
+
+bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return false;
+  if (argc < want) {
+    napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: missing arguments");
+    return false;
+  }
+  return true;
+}
+
+bool GetDouble(napi_env env, napi_value v, double* out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: expected a number");
+    return false;
+  }
+  return true;
+}
+
+// ---- tracked memory ------------------------------------------------------------------------------
+
+struct Token {
+  Mapping* mapping;
+  std::atomic<bool> released{false};
+};
+
+void FinalizeToken(napi_env, void* data, void*) {
+  auto* t = static_cast<Token*>(data);
+  if (!t->released.exchange(true)) mapping_unref(t->mapping);
+  delete t;
+}
+
+napi_value WrapToken(napi_env env, Mapping* m) {
+  auto* t = new Token();
+  t->mapping = m;
+  napi_value ext;
+  if (napi_create_external(env, t, FinalizeToken, nullptr, &ext) != napi_ok) {
+    mapping_unref(m);
+    delete t;
+    ThrowLastNapi(env, "napi_create_external");
+    return nullptr;
+  }
+  napi_type_tag_object(env, ext, &kTokenTag);
+  return ext;
+}
+
+Token* UnwrapToken(napi_env env, napi_value v, bool allow_released = false) {
+  bool ok = false;
+  if (napi_check_object_type_tag(env, v, &kTokenTag, &ok) != napi_ok || !ok) {
+    napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: not a tracked-memory token");
+    return nullptr;
+  }
+  void* data = nullptr;
+  napi_get_value_external(env, v, &data);
+  auto* t = static_cast<Token*>(data);
+  if (!allow_released && t->released.load()) {
+    ThrowCode(env, "EBGSNAP_RELEASED", "the tracked memory was released");
+    return nullptr;
+  }
+  return t;
+}
+
+napi_value Alloc(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  double bytes;
+  bool huge = false;
+  if (!GetDouble(env, argv[0], &bytes)) return nullptr;
+  napi_get_value_bool(env, argv[1], &huge);
+  NativeError err;
+  Mapping* m = mapping_allocate(static_cast<size_t>(bytes), huge, &err);
+  if (!m) {
+    ThrowNative(env, err);
+    return nullptr;
+  }
+  return WrapToken(env, m);
+}
+
+napi_value Attach(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  double id;
+  if (!GetDouble(env, argv[0], &id)) return nullptr;
+  Mapping* m = mapping_acquire(static_cast<uint64_t>(id));
+  if (!m) {
+    ThrowCode(env, "EBGSNAP_RELEASED",
+              "tracked memory #" + std::to_string(static_cast<uint64_t>(id)) +
+                  " no longer exists: every thread released it before this attach");
+    return nullptr;
+  }
+  return WrapToken(env, m);
+}
+
+napi_value TokenInfo(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  Token* t = UnwrapToken(env, argv[0], true);
+  if (!t) return nullptr;
+  napi_value o;
+  CHECK_NAPI(napi_create_object(env, &o));
+  SetNumber(env, o, "id", static_cast<double>(t->mapping->id));
+  SetNumber(env, o, "byteLength", static_cast<double>(t->mapping->length));
+  SetBool(env, o, "hugePages", t->mapping->huge_pages);
+  SetBool(env, o, "released", t->released.load());
+  SetNumber(env, o, "address", static_cast<double>(reinterpret_cast<uintptr_t>(t->mapping->addr)));
+  return o;
+}
+
+napi_value ReleaseToken(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  Token* t = UnwrapToken(env, argv[0], true);
+  if (!t) return nullptr;
+  bool was_live = !t->released.exchange(true);
+  if (was_live) mapping_unref(t->mapping);  // the mapping itself lives on while views remain
+  napi_value r;
+  napi_get_boolean(env, was_live, &r);
+  return r;
+}
+
+void FinalizeView(napi_env, void*, void* hint) { mapping_unref(static_cast<Mapping*>(hint)); }
+
+napi_value View(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  Token* t = UnwrapToken(env, argv[0]);
+  if (!t) return nullptr;
+  double off, len;
+  if (!GetDouble(env, argv[1], &off) || !GetDouble(env, argv[2], &len)) return nullptr;
+  if (off < 0 || len <= 0 || off + len > static_cast<double>(t->mapping->length)) {
+    napi_throw_range_error(env, "EBGSNAP_ARGS", "bgsnap addon: view out of range");
+    return nullptr;
+  }
+  mapping_ref(t->mapping);
+  napi_value ab;
+  napi_status st = napi_create_external_arraybuffer(env, t->mapping->addr + static_cast<size_t>(off),
+                                                    static_cast<size_t>(len), FinalizeView, t->mapping, &ab);
+  if (st != napi_ok) {
+    mapping_unref(t->mapping);
+    ThrowLastNapi(env, "napi_create_external_arraybuffer");
+    return nullptr;
+  }
+  return ab;
+}
+
+napi_value Detach(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  bool detachable = false;
+  napi_is_detached_arraybuffer(env, argv[0], &detachable);
+  if (!detachable) napi_detach_arraybuffer(env, argv[0]);
+  return nullptr;
+}
+
+napi_value LiveMappings(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_create_double(env, static_cast<double>(mapping_live_count()), &r);
+  return r;
+}
+
+// ---- sessions ------------------------------------------------------------------------------------
+
+struct SessionBox {
+  Session* session = nullptr;
+  napi_env env = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  std::atomic<bool> tsfn_released{false};
+};
+
+std::mutex g_sessions_mu;
+std::set<SessionBox*>& Sessions() {
+  static auto* s = new std::set<SessionBox*>();
+  return *s;
+}
+
+// Any thread. Releases every page, joins the native threads, then lets go of the notify function.
+void StopBox(SessionBox* b) {
+  b->session->Stop();
+  if (!b->tsfn_released.exchange(true)) napi_release_threadsafe_function(b->tsfn, napi_tsfn_release);
+}
+
+void EnvCleanup(void* arg) {
+  auto* b = static_cast<SessionBox*>(arg);
+  {
+    std::lock_guard<std::mutex> lock(g_sessions_mu);
+    Sessions().erase(b);
+  }
+  StopBox(b);
+}
+
+void FinalizeSession(napi_env env, void* data, void*) {
+  auto* b = static_cast<SessionBox*>(data);
+  {
+    std::lock_guard<std::mutex> lock(g_sessions_mu);
+    Sessions().erase(b);
+  }
+  StopBox(b);
+  napi_remove_env_cleanup_hook(env, EnvCleanup, b);
+  delete b->session;
+  delete b;
+}
+
+void CallNotify(napi_env env, napi_value js_cb, void*, void* data) {
+  if (!env || !js_cb) return;
+  napi_value undef, kind;
+  napi_get_undefined(env, &undef);
+  napi_create_int32(env, static_cast<int32_t>(reinterpret_cast<intptr_t>(data)), &kind);
+  napi_call_function(env, undef, js_cb, 1, &kind, nullptr);
+}
+
+void NotifyFromThread(void* ctx, int kind) {
+  auto* b = static_cast<SessionBox*>(ctx);
+  napi_call_threadsafe_function(b->tsfn, reinterpret_cast<void*>(static_cast<intptr_t>(kind)), napi_tsfn_nonblocking);
+}
+
+SessionBox* UnwrapSession(napi_env env, napi_value v, bool allow_stopped = false) {
+  bool ok = false;
+  if (napi_check_object_type_tag(env, v, &kSessionTag, &ok) != napi_ok || !ok) {
+    napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: not a session");
+    return nullptr;
+  }
+  void* data = nullptr;
+  napi_get_value_external(env, v, &data);
+  auto* b = static_cast<SessionBox*>(data);
+  if (!allow_stopped && b->session->stopped()) {
+    ThrowCode(env, "EBGSNAP_STOPPED", "the fault source was stopped");
+    return nullptr;
+  }
+  return b;
+}
+
+bool GetNamedDouble(napi_env env, napi_value obj, const char* key, double* out) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return false;
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+napi_value SessionCreate(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  SessionOptions opts;
+  double mode = 0, chunk = 0, slots = 0;
+  GetNamedDouble(env, argv[0], "mode", &mode);
+  if (GetNamedDouble(env, argv[0], "protectChunkBytes", &chunk)) opts.protect_chunk = static_cast<size_t>(chunk);
+  if (GetNamedDouble(env, argv[0], "copySlots", &slots)) opts.copy_slots = static_cast<size_t>(slots);
+  napi_value wp;
+  if (napi_get_named_property(env, argv[0], "wpUnpopulated", &wp) == napi_ok) {
+    bool b = true;
+    if (napi_get_value_bool(env, wp, &b) == napi_ok) opts.want_unpopulated = b;
+  }
+  opts.mode = mode == 1 ? Mode::kCopy : Mode::kPlain;
+  napi_value tokens;
+  uint32_t n = 0;
+  CHECK_NAPI(napi_get_named_property(env, argv[0], "tokens", &tokens));
+  CHECK_NAPI(napi_get_array_length(env, tokens, &n));
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value tv;
+    CHECK_NAPI(napi_get_element(env, tokens, i, &tv));
+    Token* t = UnwrapToken(env, tv);
+    if (!t) return nullptr;
+    opts.mappings.push_back(t->mapping);
+  }
+  NativeError err;
+  Session* s = Session::Create(opts, &err);
+  if (!s) {
+    ThrowNative(env, err);
+    return nullptr;
+  }
+  auto* b = new SessionBox();
+  b->session = s;
+  b->env = env;
+  napi_value name;
+  napi_create_string_utf8(env, "bgsnap-uffd-notify", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[1], nullptr, name, 0, 1, nullptr, nullptr, nullptr, CallNotify,
+                                      &b->tsfn) != napi_ok) {
+    delete s;
+    delete b;
+    ThrowLastNapi(env, "napi_create_threadsafe_function");
+    return nullptr;
+  }
+  napi_unref_threadsafe_function(env, b->tsfn);  // JS refs it only while it awaits something
+  s->SetNotify(NotifyFromThread, b);
+  napi_value ext;
+  if (napi_create_external(env, b, FinalizeSession, nullptr, &ext) != napi_ok) {
+    StopBox(b);
+    delete s;
+    delete b;
+    ThrowLastNapi(env, "napi_create_external");
+    return nullptr;
+  }
+  napi_type_tag_object(env, ext, &kSessionTag);
+  // Registered after the threadsafe function, so it runs before Node tears that function down
+  // (cleanup hooks run in reverse order): the fault thread is joined while it can still notify.
+  napi_add_env_cleanup_hook(env, EnvCleanup, b);
+  {
+    std::lock_guard<std::mutex> lock(g_sessions_mu);
+    Sessions().insert(b);
+  }
+  return ext;
+}
+
+napi_value SessionInfo(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  Session* s = b->session;
+  napi_value o, huge;
+  CHECK_NAPI(napi_create_object(env, &o));
+  SetString(env, o, "method", s->handle().method);
+  SetBool(env, o, "userModeOnly", s->handle().user_mode_only);
+  SetNumber(env, o, "features", static_cast<double>(s->handle().features));
+  SetNumber(env, o, "available", static_cast<double>(s->handle().available));
+  SetBool(env, o, "protectsUnpopulated", s->protects_unpopulated());
+  SetBool(env, o, "knowsThreadId", s->knows_thread_id());
+  SetNumber(env, o, "pageSize", static_cast<double>(s->page_size()));
+  CHECK_NAPI(napi_create_array_with_length(env, s->region_count(), &huge));
+  for (size_t i = 0; i < s->region_count(); i++) {
+    napi_value v;
+    napi_get_boolean(env, s->region_huge(i), &v);
+    napi_set_element(env, huge, static_cast<uint32_t>(i), v);
+  }
+  napi_set_named_property(env, o, "hugePages", huge);
+  return o;
+}
+
+napi_value SessionStart(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  NativeError err;
+  if (!b->session->Start(&err)) ThrowNative(env, err);
+  return nullptr;
+}
+
+napi_value SessionRef(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0], true);
+  if (!b) return nullptr;
+  bool on = false;
+  napi_get_value_bool(env, argv[1], &on);
+  if (!b->tsfn_released.load()) {
+    if (on)
+      napi_ref_threadsafe_function(env, b->tsfn);
+    else
+      napi_unref_threadsafe_function(env, b->tsfn);
+  }
+  return nullptr;
+}
+
+bool ThrowPending(napi_env env, Session* s) {
+  NativeError err;
+  if (!s->TakePendingError(&err)) return false;
+  ThrowNative(env, err);
+  return true;
+}
+
+napi_value SessionTake(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  double maxd;
+  if (!GetDouble(env, argv[1], &maxd)) return nullptr;
+  Session* s = b->session;
+  if (ThrowPending(env, s)) return nullptr;
+  std::vector<FaultEvent> evs;
+  s->Take(static_cast<size_t>(maxd), &evs);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  if (evs.empty()) return undef;
+  const size_t ps = s->page_size();
+  size_t copies = 0;
+  for (auto& e : evs)
+    if (e.copy) copies++;
+  napi_value meta_ab, meta, o;
+  double* meta_data = nullptr;
+  CHECK_NAPI(napi_create_arraybuffer(env, evs.size() * 6 * sizeof(double), reinterpret_cast<void**>(&meta_data), &meta_ab));
+  CHECK_NAPI(napi_create_typedarray(env, napi_float64_array, evs.size() * 6, meta_ab, 0, &meta));
+  uint8_t* contents = nullptr;
+  napi_value contents_ab = undef;
+  if (copies) CHECK_NAPI(napi_create_arraybuffer(env, copies * ps, reinterpret_cast<void**>(&contents), &contents_ab));
+  size_t ci = 0;
+  for (size_t i = 0; i < evs.size(); i++) {
+    double* m = meta_data + i * 6;
+    m[0] = evs[i].region;
+    m[1] = static_cast<double>(evs[i].page);
+    m[2] = evs[i].raised_at;
+    m[3] = evs[i].released_at;
+    m[4] = evs[i].tid;
+    m[5] = -1;
+    if (evs[i].copy) {
+      memcpy(contents + ci * ps, evs[i].copy, ps);
+      m[5] = static_cast<double>(ci++);
+      s->FreeSlot(evs[i].copy);
+    }
+  }
+  CHECK_NAPI(napi_create_object(env, &o));
+  napi_set_named_property(env, o, "meta", meta);
+  napi_set_named_property(env, o, "contents", contents_ab);
+  return o;
+}
+
+napi_value SessionArm(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  napi_value r;
+  napi_create_double(env, static_cast<double>(b->session->Arm()), &r);
+  return r;
+}
+
+bool GetRange(napi_env env, napi_value* argv, Session* s, uint32_t* region, uint64_t* first, uint64_t* count) {
+  double r, f, c;
+  if (!GetDouble(env, argv[0], &r) || !GetDouble(env, argv[1], &f) || !GetDouble(env, argv[2], &c)) return false;
+  if (r < 0 || r >= s->region_count() || f < 0 || c < 0 || f + c > static_cast<double>(s->region_pages(static_cast<size_t>(r)))) {
+    napi_throw_range_error(env, "EBGSNAP_ARGS", "bgsnap addon: page range out of bounds");
+    return false;
+  }
+  *region = static_cast<uint32_t>(r);
+  *first = static_cast<uint64_t>(f);
+  *count = static_cast<uint64_t>(c);
+  return true;
+}
+
+napi_value SessionClaim(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!GetArgs(env, info, 4, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  uint32_t r;
+  uint64_t f, c;
+  if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
+  napi_value out;
+  napi_create_double(env, static_cast<double>(b->session->Claim(r, f, c)), &out);
+  return out;
+}
+
+napi_value SessionNeedsPatch(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  napi_value out;
+  napi_get_boolean(env, b->session->NeedsPatch(), &out);
+  return out;
+}
+
+napi_value SessionPatch(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!GetArgs(env, info, 5, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  uint32_t r;
+  uint64_t f, c;
+  if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
+  void* data = nullptr;
+  size_t len = 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, argv[4], &type, &len, &data, &ab, &off) != napi_ok || type != napi_uint8_array ||
+      len < c * b->session->page_size()) {
+    napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: patch target too small");
+    return nullptr;
+  }
+  napi_value out;
+  napi_create_double(env, static_cast<double>(b->session->Patch(r, f, c, static_cast<uint8_t*>(data))), &out);
+  return out;
+}
+
+napi_value SessionRelease(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!GetArgs(env, info, 4, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  uint32_t r;
+  uint64_t f, c;
+  if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
+  if (c == 0) return nullptr;
+  NativeError err;
+  if (!b->session->Release(r, f, c, &err)) ThrowNative(env, err);
+  return nullptr;
+}
+
+napi_value StatsObject(napi_env env, const SessionStats& st) {
+  napi_value o;
+  napi_create_object(env, &o);
+  SetNumber(env, o, "faults", st.faults);
+  SetNumber(env, o, "delivered", st.delivered);
+  SetNumber(env, o, "preserved", st.preserved);
+  SetNumber(env, o, "copied", st.copied);
+  SetNumber(env, o, "claimedByScan", st.claimed_by_scan);
+  SetNumber(env, o, "sameThread", st.same_thread);
+  SetNumber(env, o, "slotWaits", st.slot_waits);
+  SetNumber(env, o, "maxSlotsInUse", st.max_slots_in_use);
+  SetNumber(env, o, "prefaultedPages", st.prefaulted_pages);
+  SetNumber(env, o, "protectChunks", st.chunks);
+  SetNumber(env, o, "protectNs", st.protect_ns);
+  SetNumber(env, o, "maxProtectChunkNs", st.max_chunk_ns);
+  SetNumber(env, o, "startedAt", st.started_at);
+  SetNumber(env, o, "protectedAt", st.protected_at);
+  return o;
+}
+
+napi_value SessionStats_(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0], true);
+  if (!b) return nullptr;
+  return StatsObject(env, b->session->Stats());
+}
+
+napi_value SessionStop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0], true);
+  if (!b) return nullptr;
+  StopBox(b);
+  return StatsObject(env, b->session->Stats());
+}
+
+napi_value StopAll(napi_env env, napi_callback_info) {
+  size_t n = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_sessions_mu);
+    for (SessionBox* b : Sessions()) {
+      if (!b->session->stopped()) n++;
+      StopBox(b);
+    }
+  }
+  napi_value r;
+  napi_create_double(env, static_cast<double>(n), &r);
+  return r;
+}
+
+napi_value Probe(napi_env env, napi_callback_info) {
+  UffdHandle h;
+  NativeError err;
+  if (!uffd_probe(&h, &err)) {
+    ThrowNative(env, err);
+    return nullptr;
+  }
+  napi_value o;
+  CHECK_NAPI(napi_create_object(env, &o));
+  SetNumber(env, o, "available", static_cast<double>(h.available));
+  SetString(env, o, "method", h.method);
+  SetBool(env, o, "userModeOnly", h.user_mode_only);
+  return o;
+}
+
+napi_value Inject(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  char point[128];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], point, sizeof point, &len) != napi_ok) return nullptr;
+  double v;
+  if (!GetDouble(env, argv[1], &v)) return nullptr;
+  uffd_inject(std::string(point, len), static_cast<int64_t>(v));
+  return nullptr;
+}
+
+napi_value Now(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_create_double(env, now_ns(), &r);
+  return r;
+}
+
+napi_value Tid(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_create_double(env, current_tid(), &r);
+  return r;
+}
+
+napi_value PageSize(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_create_double(env, static_cast<double>(sysconf(_SC_PAGESIZE)), &r);
+  return r;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attach", nullptr, Attach, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tokenInfo", nullptr, TokenInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"releaseToken", nullptr, ReleaseToken, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"view", nullptr, View, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"detach", nullptr, Detach, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"liveMappings", nullptr, LiveMappings, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionCreate", nullptr, SessionCreate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionInfo", nullptr, SessionInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionStart", nullptr, SessionStart, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionRef", nullptr, SessionRef, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionTake", nullptr, SessionTake, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionArm", nullptr, SessionArm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionClaim", nullptr, SessionClaim, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionNeedsPatch", nullptr, SessionNeedsPatch, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionPatch", nullptr, SessionPatch, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionRelease", nullptr, SessionRelease, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionStats", nullptr, SessionStats_, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionStop", nullptr, SessionStop, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"stopAll", nullptr, StopAll, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"probe", nullptr, Probe, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"inject", nullptr, Inject, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"now", nullptr, Now, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tid", nullptr, Tid, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"pageSize", nullptr, PageSize, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,154 @@
+// One write-tracking session: a userfaultfd registered over a set of mappings, a fault thread that
+// reads its events, and a protect thread that write-protects the regions chunk by chunk.
+//
+// Plain mode: the fault thread timestamps events and queues them; the JS save loop reads and releases
+// the page. Two exceptions keep writers from waiting on something that cannot come: during the
+// protect pass (the save loop is not running yet), and for faults raised by the thread that handles
+// faults (it would wait on itself), the fault thread copies the page ("preserves" it), releases it at
+// once, and read() later returns the preserved bytes instead of the live memory.
+//
+// Copy-on-fault mode: the fault thread claims the page in a per-region atomic bitmap (shared with the
+// scan's claim()), copies it into a bounded set of slots, releases it and queues the copy.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common.h"
+#include "mapping.h"
+#include "uffd-open.h"
+
+namespace bgsnap {
+
+enum class Mode { kPlain = 0, kCopy = 1 };
+
+struct SessionOptions {
+  Mode mode = Mode::kPlain;
+  std::vector<Mapping*> mappings;  // borrowed; the session takes its own reference
+  size_t protect_chunk = 128u << 20;
+  size_t copy_slots = 1024;
+  bool want_unpopulated = true;
+};
+
+struct FaultEvent {
+  uint32_t region;
+  uint64_t page;
+  double raised_at;    // fault thread's read time
+  double released_at;  // copy mode (and preserved pages): when the page was released; else 0
+  uint32_t tid;
+  uint8_t* copy;       // copy mode: malloc'd page, owned by the event
+};
+
+struct SessionStats {
+  uint64_t faults = 0;           // page-fault events read
+  uint64_t delivered = 0;        // events queued for JS
+  uint64_t preserved = 0;        // pages copied by the fault thread in plain mode
+  uint64_t copied = 0;           // pages copied in copy mode
+  uint64_t claimed_by_scan = 0;  // copy mode: fault events dropped because the scan owned the page
+  uint64_t same_thread = 0;      // faults raised by the fault-handling JS thread
+  uint64_t slot_waits = 0;       // copy mode: times the fault thread waited for a free slot
+  uint64_t max_slots_in_use = 0;
+  uint64_t prefaulted_pages = 0;
+  uint64_t chunks = 0;
+  double protect_ns = 0;         // wall time of the whole protect pass
+  double max_chunk_ns = 0;       // longest single UFFDIO_WRITEPROTECT call
+  double started_at = 0;
+  double protected_at = 0;
+};
+
+using NotifyFn = void (*)(void* ctx, int kind);  // kind 1: faults pending / error; 2: protect pass done
+
+class Session {
+ public:
+  static Session* Create(const SessionOptions& opts, NativeError* err);
+  ~Session();
+
+  void SetNotify(NotifyFn fn, void* ctx) {
+    notify_ = fn;
+    notify_ctx_ = ctx;
+  }
+  bool Start(NativeError* err);
+  // Moves up to `max` events into `out`, recording the caller as the fault-handling thread.
+  size_t Take(size_t max, std::vector<FaultEvent>* out);
+  void FreeSlot(uint8_t* copy);
+  // Returns the number of pending events; when 0, asks the fault thread to notify on the next one.
+  size_t Arm();
+  size_t Claim(uint32_t region, uint64_t first, uint64_t count);
+  bool NeedsPatch() const { return protecting_.load() || preserved_count_.load() > 0; }
+  size_t Patch(uint32_t region, uint64_t first, uint64_t count, uint8_t* dst);
+  bool Release(uint32_t region, uint64_t first, uint64_t count, NativeError* err);
+  void Stop();
+  // An error raised on a native thread (same-thread write, failed ioctl) that JS has not seen yet.
+  bool TakePendingError(NativeError* err);
+  bool protect_done() const { return protect_done_.load(); }
+  bool stopped() const { return stopped_.load(); }
+
+  SessionStats Stats();
+  const UffdHandle& handle() const { return uffd_; }
+  Mode mode() const { return mode_; }
+  bool protects_unpopulated() const { return (uffd_.features & UFFD_FEATURE_WP_UNPOPULATED) != 0; }
+  bool knows_thread_id() const;
+  size_t region_count() const { return regions_.size(); }
+  uint64_t region_pages(size_t i) const { return regions_[i].pages; }
+  size_t page_size() const { return page_size_; }
+  bool region_huge(size_t i) const { return regions_[i].mapping->huge_pages; }
+
+ private:
+  struct Region {
+    Mapping* mapping;
+    uint8_t* base;
+    size_t length;
+    uint64_t pages;
+    std::unique_ptr<std::atomic<uint64_t>[]> taken;  // copy mode claim bitmap
+  };
+
+  Session() = default;
+  void FaultLoop();
+  void ProtectLoop();
+  void HandleFault(uint64_t addr, uint32_t tid, double t);
+  bool WriteProtect(uint8_t* addr, size_t len, bool protect, NativeError* err);
+  void RecordError(const NativeError& e);
+  void Notify(int kind);
+  int FindRegion(uint64_t addr) const;
+
+  Mode mode_ = Mode::kPlain;
+  UffdHandle uffd_;
+  int efd_ = -1;
+  size_t page_size_ = 4096;
+  size_t protect_chunk_ = 128u << 20;
+  size_t copy_slots_ = 1024;
+  std::vector<Region> regions_;
+
+  std::thread fault_thread_;
+  std::thread protect_thread_;
+  std::mutex stop_mu_;
+
+  mutable std::mutex mu_;
+  std::condition_variable slots_cv_;
+  std::deque<FaultEvent> events_;
+  std::unordered_map<uint64_t, uint8_t*> preserved_;  // key: region << 44 | page
+  size_t slots_in_use_ = 0;
+  bool have_pending_error_ = false;
+  NativeError pending_error_;
+  SessionStats stats_;
+
+  std::atomic<bool> protecting_{false};
+  std::atomic<bool> protect_done_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> armed_{false};
+  std::atomic<int64_t> preserved_count_{0};
+  std::atomic<pid_t> handler_tid_{0};
+
+  NotifyFn notify_ = nullptr;
+  void* notify_ctx_ = nullptr;
+};
+
+}  // namespace bgsnap

@@ -1,0 +1,131 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UffdUnavailableError } from './errors.js';
+
+/** Opaque native handles: only the addon can interpret them. */
+export type NativeToken = { readonly __brand: 'bgsnap-token' };
+/** @internal */
+export type NativeSession = { readonly __brand: 'bgsnap-session' };
+
+/** @internal Native session statistics, all numbers. */
+export interface NativeStats {
+  faults: number;
+  delivered: number;
+  preserved: number;
+  copied: number;
+  claimedByScan: number;
+  sameThread: number;
+  slotWaits: number;
+  maxSlotsInUse: number;
+  prefaultedPages: number;
+  protectChunks: number;
+  protectNs: number;
+  maxProtectChunkNs: number;
+  startedAt: number;
+  protectedAt: number;
+}
+
+/** @internal The addon's exports (native/addon.cc). */
+export interface NativeBinding {
+  alloc(bytes: number, hugePages: boolean): NativeToken;
+  attach(id: number): NativeToken;
+  tokenInfo(t: NativeToken): { id: number; byteLength: number; hugePages: boolean; released: boolean; address: number };
+  releaseToken(t: NativeToken): boolean;
+  view(t: NativeToken, offset: number, length: number): ArrayBuffer;
+  detach(ab: ArrayBuffer): void;
+  liveMappings(): number;
+  sessionCreate(
+    options: {
+      mode: 0 | 1;
+      tokens: NativeToken[];
+      protectChunkBytes: number;
+      copySlots: number;
+      wpUnpopulated: boolean;
+    },
+    notify: (kind: number) => void,
+  ): NativeSession;
+  sessionInfo(s: NativeSession): {
+    method: string;
+    userModeOnly: boolean;
+    features: number;
+    available: number;
+    protectsUnpopulated: boolean;
+    knowsThreadId: boolean;
+    pageSize: number;
+    hugePages: boolean[];
+  };
+  sessionStart(s: NativeSession): void;
+  sessionRef(s: NativeSession, on: boolean): void;
+  sessionTake(s: NativeSession, max: number): { meta: Float64Array; contents: ArrayBuffer | undefined } | undefined;
+  sessionArm(s: NativeSession): number;
+  sessionClaim(s: NativeSession, region: number, first: number, count: number): number;
+  sessionNeedsPatch(s: NativeSession): boolean;
+  sessionPatch(s: NativeSession, region: number, first: number, count: number, dst: Uint8Array): number;
+  sessionRelease(s: NativeSession, region: number, first: number, count: number): void;
+  sessionStats(s: NativeSession): NativeStats;
+  sessionStop(s: NativeSession): NativeStats;
+  stopAll(): number;
+  probe(): { available: number; method: string; userModeOnly: boolean };
+  inject(point: string, value: number): void;
+  now(): number;
+  tid(): number;
+  pageSize(): number;
+}
+
+const ADDON_FILE = 'bgsnap_uffd.node';
+// src/ and dist/ are both one level below the package root.
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BUILD_HINT =
+  'build it with `pnpm --filter @bgsnap/fault-source-uffd build` (needs Linux x64, python3, make, g++ and Node headers)';
+
+let loaded: NativeBinding | undefined;
+let failure: UffdUnavailableError | undefined;
+
+function explainMissing(path: string): UffdUnavailableError {
+  const logPath = join(packageRoot, 'build', 'bgsnap-build-error.txt');
+  let buildLog = '';
+  if (existsSync(logPath)) {
+    try {
+      buildLog = readFileSync(logPath, 'utf8').trim().split('\n').slice(-6).join('\n');
+    } catch {
+      buildLog = '';
+    }
+  }
+  return new UffdUnavailableError(
+    `the native addon ${path} was not built${buildLog ? `; the last build attempt said:\n${buildLog}\n` : ''}`,
+    { remedy: BUILD_HINT },
+  );
+}
+
+/**
+ * The addon, loaded once per thread (each worker_thread loads its own instance of the same shared
+ * library). Throws {@link UffdUnavailableError} saying what is missing.
+ * @internal
+ */
+export function loadNative(): NativeBinding {
+  if (loaded) return loaded;
+  if (failure) throw failure;
+  if (process.platform !== 'linux') {
+    failure = new UffdUnavailableError(`userfaultfd exists only on Linux; this is ${process.platform}`, {
+      remedy: 'use @bgsnap/fault-source-sim on this platform, or run on Linux >= 5.7',
+    });
+    throw failure;
+  }
+  const path = join(packageRoot, 'build', 'Release', ADDON_FILE);
+  if (!existsSync(path)) {
+    failure = explainMissing(path);
+    throw failure;
+  }
+  try {
+    loaded = createRequire(import.meta.url)(path) as NativeBinding;
+    return loaded;
+  } catch (e) {
+    failure = new UffdUnavailableError(`the native addon ${path} failed to load: ${(e as Error).message}`, {
+      remedy: `rebuild it for this Node.js (${process.version}, ABI ${process.versions.modules}): ${BUILD_HINT}`,
+      cause: e,
+    });
+    throw failure;
+  }
+}
