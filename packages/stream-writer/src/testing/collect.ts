@@ -39,7 +39,8 @@ export function memorySink(
       aborted = true;
     },
     bytes() {
-      return Buffer.concat(chunks);
+      // A plain Uint8Array: Buffer#slice would return views and let tests corrupt shared fixtures.
+      return new Uint8Array(Buffer.concat(chunks));
     },
   };
 }
