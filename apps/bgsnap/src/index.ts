@@ -1,5 +1,41 @@
 /**
- * bgsnap: The bgsnap app: the save loop, the snapshot() library API and the bgsnap CLI.
+ * bgsnap: point-in-time snapshots of live memory while its owner keeps writing — the save loop, the
+ * `snapshot()` library API, the report, and the pieces the `bgsnap` CLI is built from.
  * @packageDocumentation
  */
-export {};
+export { BadInputError, SnapshotAbortedError } from './errors.js';
+export { DEFAULT_LIMITER, KNOWN_LIMITERS, type LimiterSpec, resolveLimiter } from './limiter-spec.js';
+export { formatDuration, formatReport, formatSize } from './report/format-report.js';
+export {
+  buildReport,
+  type LatencyReport,
+  type ReportInput,
+  reportHistogram,
+  type SnapshotReport,
+} from './report/report.js';
+export {
+  createLatencyHistogram,
+  decodeHistogram,
+  encodeHistogram,
+  type LatencyHistogram,
+  type LatencySummary,
+  recordLatency,
+  summarizeLatency,
+} from './save-loop/latency-histogram.js';
+export { runSaveLoop } from './save-loop/save-loop.js';
+export type { PageWriter, SaveLoopOptions, SaveLoopResult, SnapshotProgress } from './save-loop/types.js';
+export {
+  describeTarget,
+  isLiveSink,
+  openSink,
+  type SinkSpec,
+  type SnapshotTarget,
+  toSinkSpec,
+} from './sink-spec.js';
+export { type SnapshotMemory, type SnapshotOptions, snapshot } from './snapshot.js';
+export {
+  type CoreSnapshotOptions,
+  type Quiesce,
+  type SnapshotTuning,
+  snapshotOnThisThread,
+} from './snapshot-core.js';

@@ -1,5 +1,5 @@
-import type { FaultSource, WriteFault } from '@bgsnap/fault-source';
-import type { LimiterDecision, LimiterPolicy } from '@bgsnap/rate-limiter';
+import type { WriteFault } from '@bgsnap/fault-source';
+import type { LimiterDecision } from '@bgsnap/rate-limiter';
 import { SnapshotAbortedError } from '../errors.js';
 import { createLatencyHistogram, recordLatency } from './latency-histogram.js';
 import type { SaveLoopOptions, SaveLoopResult, SnapshotProgress } from './types.js';

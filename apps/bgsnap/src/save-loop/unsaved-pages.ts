@@ -46,7 +46,7 @@ class BitmapUnsavedPages implements UnsavedPages {
   runLength(first: number, max: number): number {
     const end = this.bits.nextClear(first);
     const run = (end < 0 ? this.size : end) - first;
-    return run < max ? run : max;
+    return Math.min(run, max);
   }
 }
 

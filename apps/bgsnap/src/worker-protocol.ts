@@ -1,0 +1,58 @@
+import type { TrackedMemoryHandle, UffdMode } from '@bgsnap/fault-source-uffd';
+import type { LimiterSpec } from './limiter-spec.js';
+import type { SnapshotReport } from './report/report.js';
+import type { SnapshotProgress } from './save-loop/types.js';
+import type { SinkSpec } from './sink-spec.js';
+import type { SnapshotTuning } from './snapshot-core.js';
+
+/** workerData of the snapshot worker: plain data only, so it survives structured cloning. */
+export interface SnapshotWorkerData {
+  regions: { name: string; handle: TrackedMemoryHandle }[];
+  mode: UffdMode;
+  protectChunkBytes: number | undefined;
+  sink: SinkSpec;
+  limiter: LimiterSpec;
+  cwd: string;
+  output: string;
+  tuning: SnapshotTuning;
+  quiesce: boolean;
+  progress: boolean;
+}
+
+/** An error flattened for postMessage; the main thread rebuilds the right class from `name`. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string | undefined;
+  option?: string | undefined;
+  code?: string | undefined;
+}
+
+/** Worker → main. */
+export type WorkerToMain =
+  | { type: 'progress'; progress: SnapshotProgress }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'done'; report: SnapshotReport }
+  | { type: 'error'; error: SerializedError; aborted: boolean };
+
+/** Main → worker. */
+export type MainToWorker =
+  | { type: 'paused' }
+  | { type: 'pause-failed'; message: string }
+  | { type: 'abort'; reason: string };
+
+/** Flattens any thrown value. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const e = error as Error & { option?: unknown; code?: unknown };
+    return {
+      name: e.name,
+      message: e.message,
+      stack: e.stack,
+      option: typeof e.option === 'string' ? e.option : undefined,
+      code: typeof e.code === 'string' ? e.code : undefined,
+    };
+  }
+  return { name: 'Error', message: String(error) };
+}
