@@ -1,0 +1,130 @@
+import type { RegionInfo } from '@bgsnap/fault-source';
+import { type DecodedPage, decodePage } from './page-contents.js';
+import type { SimFaultSource } from './sim-fault-source.js';
+
+/** One page whose saved bytes are not what the simulated memory held at snapshot start. */
+export interface PageMismatch {
+  readonly region: number;
+  readonly page: number;
+  readonly expectedVersion: number;
+  /** What the bytes decode to, or `'garbage'` when they are not a simulated page at all. */
+  readonly found: DecodedPage | 'garbage' | 'wrong-length';
+}
+
+/** Verdict of a {@link SnapshotChecker}. */
+export interface CheckResult {
+  /** Every page of every region was checked exactly once and matched. */
+  readonly ok: boolean;
+  readonly pagesChecked: number;
+  readonly mismatchCount: number;
+  /** The first 100 mismatches. */
+  readonly mismatches: readonly PageMismatch[];
+  /** Pages fed more than once (a saved stream must hold each page once). */
+  readonly duplicateCount: number;
+  /** Pages never fed. */
+  readonly missingCount: number;
+  /** Up to 100 missing pages, as `[region, page]`. */
+  readonly missing: readonly (readonly [number, number])[];
+}
+
+/**
+ * Checks a saved snapshot against the simulation's ground truth, page by page: feed it every decoded
+ * `(region, page, bytes)` record of the stream, then ask for {@link SnapshotChecker.result}. Memory
+ * use: one bit per page.
+ */
+export class SnapshotChecker {
+  private readonly seen: Uint32Array[];
+  private checked = 0;
+  private mismatchCount = 0;
+  private duplicateCount = 0;
+  private readonly mismatches: PageMismatch[] = [];
+  private readonly regions: readonly RegionInfo[];
+
+  constructor(private readonly sim: SimFaultSource) {
+    this.regions = sim.regions;
+    this.seen = this.regions.map((r) => new Uint32Array(Math.ceil(r.pageCount / 32)));
+  }
+
+  /**
+   * Checks one saved page; returns whether it matched. `bytes` of `null` means the stream recorded a
+   * zero page without data.
+   * @throws RangeError when `region`/`page` are out of range.
+   */
+  check(region: number, page: number, bytes: Uint8Array | null): boolean {
+    const r = this.regions[region];
+    if (!Number.isInteger(region) || !r)
+      throw new RangeError(`region must be in [0, ${this.regions.length}), got ${region}`);
+    if (!Number.isInteger(page) || page < 0 || page >= r.pageCount) {
+      throw new RangeError(`page must be in [0, ${r.pageCount}), got ${page}`);
+    }
+    const seen = this.seen[region] as Uint32Array;
+    const bit = 1 << (page & 31);
+    if ((seen[page >>> 5] as number) & bit) this.duplicateCount++;
+    seen[page >>> 5] = (seen[page >>> 5] as number) | bit;
+    this.checked++;
+    const expected = this.sim.startVersion(region, page);
+    let found: PageMismatch['found'];
+    if (bytes === null) {
+      found = { version: 0, region: -1, page: -1 };
+    } else if (bytes.length !== r.pageSize) {
+      found = 'wrong-length';
+    } else {
+      found = decodePage(bytes) ?? 'garbage';
+    }
+    const ok =
+      typeof found === 'object' &&
+      found.version === expected &&
+      (expected === 0 || (found.region === region && found.page === page));
+    if (!ok) {
+      this.mismatchCount++;
+      if (this.mismatches.length < 100)
+        this.mismatches.push({ region, page, expectedVersion: expected, found });
+    }
+    return ok;
+  }
+
+  /** Checks `data.length / pageSize` consecutive pages from `first`. */
+  checkPages(region: number, first: number, data: Uint8Array): boolean {
+    const size = this.regions[region]?.pageSize ?? 1;
+    let ok = data.length % size === 0;
+    for (let i = 0; i * size < data.length; i++) {
+      ok = this.check(region, first + i, data.subarray(i * size, (i + 1) * size)) && ok;
+    }
+    return ok;
+  }
+
+  /** The verdict so far; `missing` counts every page not fed yet. */
+  result(): CheckResult {
+    let missingCount = 0;
+    const missing: [number, number][] = [];
+    this.regions.forEach((r, ri) => {
+      const seen = this.seen[ri] as Uint32Array;
+      for (let w = 0; w < seen.length; w++) {
+        const full =
+          w === seen.length - 1 && r.pageCount % 32 !== 0 ? (1 << (r.pageCount % 32)) - 1 : 0xffffffff;
+        const absent = (~(seen[w] as number) & full) >>> 0;
+        if (absent === 0) continue;
+        for (let b = 0; b < 32; b++) {
+          if (absent & (1 << b)) {
+            missingCount++;
+            if (missing.length < 100) missing.push([ri, w * 32 + b]);
+          }
+        }
+      }
+    });
+    return {
+      ok: this.mismatchCount === 0 && this.duplicateCount === 0 && missingCount === 0,
+      pagesChecked: this.checked,
+      mismatchCount: this.mismatchCount,
+      mismatches: [...this.mismatches],
+      duplicateCount: this.duplicateCount,
+      missingCount,
+      missing,
+    };
+  }
+}
+
+/** Creates a checker for a snapshot of `sim`'s memory as it was at `start()`. */
+export function createSnapshotChecker(sim: SimFaultSource): SnapshotChecker {
+  return new SnapshotChecker(sim);
+}

@@ -1,0 +1,169 @@
+import type { FaultSource, WriteFault } from '@bgsnap/fault-source';
+import { totalPages } from '@bgsnap/fault-source';
+
+/** The part of a `@bgsnap/stream-writer` `Sink` the reference loop uses. */
+export interface ChunkSink {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link runReferenceSaveLoop}. */
+export interface ReferenceSaveLoopOptions {
+  /** Pages per linear-scan step (one claim/read/release/sink write each). Default 256. */
+  readonly batchPages?: number;
+  /** Sink writes in flight before the loop waits for the oldest. Default 8. */
+  readonly maxInFlight?: number;
+  /**
+   * Copy scanned pages before handing them to the sink. Needed for sinks that keep the chunk after
+   * `write()` returns (real ones); the simulated sink does not, so the default is false.
+   */
+  readonly copy?: boolean;
+  /** Called with every saved run of pages before it is released (for example an oracle's `checkPages`). */
+  readonly onPages?: (region: number, first: number, bytes: Uint8Array) => void;
+}
+
+/** What {@link runReferenceSaveLoop} did. Times on the source's clock. */
+export interface ReferenceSaveLoopResult {
+  readonly pages: number;
+  readonly faultPages: number;
+  readonly scanPages: number;
+  readonly sinkWrites: number;
+  readonly bytes: number;
+  /** Pages `claim()` refused because the fault path owned them (copy-on-fault). */
+  readonly claimRefusals: number;
+  readonly startedAt: number;
+  readonly durationNs: number;
+}
+
+/**
+ * A minimal QEMU-style save loop without a rate limiter: faulted pages first, then the linear scan in
+ * batches, every page once, sink backpressure by a bound on writes in flight. It exists to drive the
+ * simulator in benchmarks and tests; the product's save loop (with limiters, a stream format and
+ * reports) is in the `bgsnap` app.
+ */
+export async function runReferenceSaveLoop(
+  source: FaultSource,
+  sink: ChunkSink,
+  options: ReferenceSaveLoopOptions = {},
+): Promise<ReferenceSaveLoopResult> {
+  const batch = options.batchPages ?? 256;
+  const maxInFlight = options.maxInFlight ?? 8;
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new RangeError(`batchPages must be an integer ≥ 1, got ${batch}`);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    throw new RangeError(`maxInFlight must be an integer ≥ 1, got ${maxInFlight}`);
+  }
+  const { regions, clock } = source;
+  const onPages = options.onPages;
+  const saved = regions.map((r) => new Uint32Array(Math.ceil(r.pageCount / 32)));
+  const isSaved = (r: number, p: number) =>
+    (((saved[r] as Uint32Array)[p >>> 5] as number) & (1 << (p & 31))) !== 0;
+  const mark = (r: number, p: number) => {
+    const s = saved[r] as Uint32Array;
+    s[p >>> 5] = (s[p >>> 5] as number) | (1 << (p & 31));
+  };
+  let remaining = totalPages(regions);
+  let faultPages = 0;
+  let scanPages = 0;
+  let sinkWrites = 0;
+  let bytes = 0;
+  let claimRefusals = 0;
+  const inFlight: Promise<void>[] = [];
+  let staged: Uint8Array[] = [];
+  let stagedBytes = 0;
+
+  const send = async (chunk: Uint8Array) => {
+    inFlight.push(sink.write(chunk));
+    sinkWrites++;
+    bytes += chunk.byteLength;
+    if (inFlight.length >= maxInFlight) await inFlight.shift();
+  };
+  const flushStaged = async () => {
+    if (stagedBytes === 0) return;
+    const chunk = new Uint8Array(stagedBytes);
+    let o = 0;
+    for (const s of staged) {
+      chunk.set(s, o);
+      o += s.length;
+    }
+    staged = [];
+    stagedBytes = 0;
+    await send(chunk);
+  };
+  const saveFault = (f: WriteFault) => {
+    if (isSaved(f.region, f.page)) return; // stale or duplicate event
+    let data: Uint8Array;
+    if (f.contents) {
+      data = f.contents;
+    } else {
+      data = source.read(f.region, f.page, 1).slice();
+      source.release(f.region, f.page, 1);
+    }
+    onPages?.(f.region, f.page, data);
+    staged.push(data);
+    stagedBytes += data.length;
+    mark(f.region, f.page);
+    remaining--;
+    faultPages++;
+  };
+
+  await source.start();
+  const startedAt = clock.now();
+  let r = 0;
+  let p = 0;
+  let idleWaits = 0;
+  while (remaining > 0) {
+    for (const f of source.takeFaults()) saveFault(f);
+    if (stagedBytes >= batch * 4096) await flushStaged();
+    while (r < regions.length && (p >= (regions[r]?.pageCount ?? 0) || isSaved(r, p))) {
+      if (p >= (regions[r]?.pageCount ?? 0)) {
+        r++;
+        p = 0;
+      } else p++;
+    }
+    if (r >= regions.length) {
+      // The scan is done; what is left belongs to the fault path and is on its way.
+      await flushStaged();
+      const got = await source.waitForFaults(1e9);
+      for (const f of got) saveFault(f);
+      if (got.length === 0 && ++idleWaits > 60) {
+        throw new Error(`${remaining} page(s) assigned to the fault path never arrived`);
+      }
+      continue;
+    }
+    const pc = (regions[r] as { pageCount: number }).pageCount;
+    let want = 1;
+    while (want < batch && p + want < pc && !isSaved(r, p + want)) want++;
+    const n = source.claim(r, p, want);
+    if (n === 0) {
+      claimRefusals++;
+      p++;
+      continue;
+    }
+    const view = source.read(r, p, n);
+    onPages?.(r, p, view);
+    const chunk = options.copy ? view.slice() : view;
+    source.release(r, p, n);
+    for (let i = 0; i < n; i++) mark(r, p + i);
+    remaining -= n;
+    scanPages += n;
+    p += n;
+    await flushStaged();
+    await send(chunk);
+  }
+  await flushStaged();
+  await Promise.all(inFlight);
+  await sink.close();
+  const durationNs = clock.now() - startedAt;
+  await source.stop();
+  return {
+    pages: faultPages + scanPages,
+    faultPages,
+    scanPages,
+    sinkWrites,
+    bytes,
+    claimRefusals,
+    startedAt,
+    durationNs,
+  };
+}

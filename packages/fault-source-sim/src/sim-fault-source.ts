@@ -1,0 +1,781 @@
+import {
+  assertMax,
+  assertPageRange,
+  assertTimeout,
+  type FaultSource,
+  type FaultSourceCapabilities,
+  type FaultSourceState,
+  FaultSourceStateError,
+  type MonotonicClock,
+  type RegionInfo,
+  type WriteFault,
+} from '@bgsnap/fault-source';
+import { type ResolvedConfig, resolveConfig, type SimConfig } from './config.js';
+import { FaultLog, type FaultRecords } from './fault-log.js';
+import { initialVersion, writePageHeader } from './page-contents.js';
+import { mix32, Prng, subSeed } from './prng.js';
+import type { TraceEntry } from './trace.js';
+import { PageSampler } from './workload.js';
+
+const RUNNING = 0;
+const BLOCKED = 1;
+const RESUMING = 2;
+
+/** Pages per lazily allocated chunk of write counters. */
+const CHUNK_SHIFT = 12;
+const CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
+
+/** Read buffers rotate through this many, so a view stays valid across the next few read() calls. */
+const READ_POOL = 4;
+
+/** A writer: a virtual CPU, or a one-shot injected write (tests, conformance harness). */
+class Writer {
+  state = RUNNING;
+  nextAt = Number.POSITIVE_INFINITY;
+  page = -1;
+  raisedAt = 0;
+  faultId = -1;
+  traceIndex = 0;
+
+  constructor(
+    readonly id: number,
+    readonly rng: Prng | null,
+    readonly sampler: PageSampler | null,
+    readonly meanGapNs: number,
+    readonly trace: TraceEntry[] | null,
+    readonly done: (() => void) | null,
+  ) {}
+}
+
+/** A raised fault on its way to the save loop. */
+interface Pending {
+  readonly fault: number;
+  readonly page: number;
+  readonly raisedAt: number;
+  readonly writer: number;
+  /** When the save loop can see it (plain) or the handler can take it (copy-on-fault). */
+  visibleAt: number;
+  releasedAt: number;
+}
+
+/** A sink (or anything else) waiting for virtual time to reach `at`. */
+interface Timer {
+  readonly at: number;
+  readonly seq: number;
+  readonly fire: () => void;
+}
+
+/** Aggregate statistics of a simulation, for reports. Times in virtual ns. */
+export interface SimStats {
+  /** Current virtual time. */
+  readonly now: number;
+  /** Virtual time at which `start()` protected memory (NaN before). */
+  readonly startedAt: number;
+  /** Write attempts by all writers (including ones that faulted). */
+  readonly writes: number;
+  /** Faults raised. */
+  readonly faults: number;
+  /** Faults whose writer has resumed. */
+  readonly faultsResolved: number;
+  /** Fault events the save loop has taken. */
+  readonly faultsFetched: number;
+  /** Sum over resolved faults of raised → resumed: the time CPUs spent stalled on write protection. */
+  readonly cpuStallNs: number;
+  /** Longest raised → resumed latency so far. */
+  readonly maxFaultLatencyNs: number;
+  /** Writers currently blocked. */
+  readonly blockedWriters: number;
+  /** Pages returned by `read()` and the time charged for copying them. */
+  readonly pagesRead: number;
+  readonly readCalls: number;
+  readonly claimCalls: number;
+  /** Pages `claim()` refused because the copy-on-fault path owned them. */
+  readonly claimRefusals: number;
+  readonly releaseCalls: number;
+  readonly pollCalls: number;
+  /** Copy-on-fault: pages the handler copied, and how long it waited for a free buffer slot. */
+  readonly handlerCopies: number;
+  readonly handlerBufferFullNs: number;
+}
+
+/** Ground-truth outcome of one fault, passed to {@link SimFaultSourceOptions.onFaultResolved}. */
+export interface ResolvedFault {
+  readonly region: number;
+  readonly page: number;
+  readonly writer: number;
+  readonly raisedAt: number;
+  readonly resumedAt: number;
+  /** `resumedAt - raisedAt`: what the writer suffered. */
+  readonly latencyNs: number;
+}
+
+/** Hooks that are not part of the (data-only, comparable) configuration. */
+export interface SimFaultSourceOptions {
+  /** Called when a blocked writer resumes, in virtual-time order. Must not call back into the source. */
+  onFaultResolved?: (fault: ResolvedFault) => void;
+}
+
+/**
+ * A {@link FaultSource} over simulated guest memory in virtual time. See the package README for the
+ * model. Create it with {@link createSimFaultSource}.
+ *
+ * Virtual time advances only when the save loop waits or spends time: `waitForFaults()` (to the next
+ * visible fault or the timeout), `read()` (copy cost per page), `release()` and polls (per-call
+ * costs), and awaiting a simulated sink's write (when the save loop is otherwise idle, time jumps to
+ * the sink's completion). CPUs run in between, in time order.
+ */
+export class SimFaultSource implements FaultSource {
+  readonly regions: readonly RegionInfo[];
+  readonly capabilities: FaultSourceCapabilities;
+  /** The virtual clock, in ns from the simulation's origin. */
+  readonly clock: MonotonicClock;
+  /** The validated configuration with defaults applied. */
+  readonly config: ResolvedConfig;
+
+  private _state: FaultSourceState = 'ready';
+  private now = 0;
+  private startedAt = Number.NaN;
+  private readonly base: number[];
+  private readonly totalPages: number;
+  private readonly seedHash: number;
+  private readonly cof: boolean;
+  private readonly onFaultResolved: ((f: ResolvedFault) => void) | undefined;
+
+  private readonly protectedBits: Uint32Array;
+  private readonly claimedBits: Uint32Array | null;
+  private readonly ownedBits: Uint32Array | null;
+  private writeCounts: (Uint32Array | undefined)[];
+  private startCounts: (Uint32Array | undefined)[] = [];
+
+  private readonly cpus: Writer[];
+  private blocked: Writer[] = [];
+  private injected = 0;
+
+  private pending: Pending[] = [];
+  private pendingHead = 0;
+  private handlerQueue: Pending[] = [];
+  private handlerHead = 0;
+  private handlerNextAt = Number.POSITIVE_INFINITY;
+  private handlerCopying: Pending | null = null;
+  private handlerWaitingSince = Number.NaN;
+  private bufferUsed = 0;
+
+  private timers: Timer[] = [];
+  private timerSeq = 0;
+  private activity = 0;
+  private idleScheduled = false;
+  private idleSeen = -1;
+
+  private readonly readPool: { bytes: Uint8Array; view: DataView }[] = [];
+  private readPoolNext = 0;
+
+  private readonly log: FaultLog;
+  private s = {
+    writes: 0,
+    faults: 0,
+    faultsResolved: 0,
+    faultsFetched: 0,
+    cpuStallNs: 0,
+    maxFaultLatencyNs: 0,
+    pagesRead: 0,
+    readCalls: 0,
+    claimCalls: 0,
+    claimRefusals: 0,
+    releaseCalls: 0,
+    pollCalls: 0,
+    handlerCopies: 0,
+    handlerBufferFullNs: 0,
+  };
+
+  /** @throws SimConfigError listing every problem in `config`. */
+  constructor(config: SimConfig, options: SimFaultSourceOptions = {}) {
+    const cfg = resolveConfig(config);
+    this.config = cfg;
+    this.regions = cfg.regions.map((r) =>
+      Object.freeze({ name: r.name, pageSize: r.pageSize, pageCount: r.pageCount }),
+    );
+    this.cof = cfg.mode === 'copy-on-fault';
+    this.capabilities = Object.freeze({
+      knowsFaultTime: true,
+      knowsThreadId: true,
+      copiesOnFault: this.cof,
+      protectsUnpopulated: true,
+    });
+    this.clock = { now: () => this.now };
+    this.onFaultResolved = options.onFaultResolved;
+    this.base = [];
+    let b = 0;
+    for (const r of cfg.regions) {
+      this.base.push(b);
+      b += r.pageCount;
+    }
+    this.totalPages = b;
+    this.seedHash = mix32(cfg.seed >>> 0, Math.floor(cfg.seed / 4294967296) >>> 0);
+    const words = Math.ceil(b / 32);
+    this.protectedBits = new Uint32Array(words);
+    this.claimedBits = this.cof ? new Uint32Array(words) : null;
+    this.ownedBits = this.cof ? new Uint32Array(words) : null;
+    this.writeCounts = new Array(Math.ceil(b / (CHUNK_MASK + 1)));
+    this.log = new FaultLog(cfg.recordFaults);
+
+    const traces = new Map<number, TraceEntry[]>();
+    for (const e of cfg.trace) {
+      const list = traces.get(e.cpu);
+      if (list) list.push(e);
+      else traces.set(e.cpu, [e]);
+    }
+    this.cpus = cfg.cpus.map((c, i) => {
+      const rng = new Prng(subSeed(cfg.seed, i));
+      const kind = c.workload.kind;
+      const trace = kind === 'trace' ? (traces.get(i) ?? []) : null;
+      const active = kind !== 'idle' && kind !== 'trace' && c.rate > 0;
+      const w = new Writer(
+        i,
+        rng,
+        active ? new PageSampler(c.workload, b) : null,
+        active ? 1e9 / c.rate : 0,
+        trace,
+        null,
+      );
+      if (trace) w.nextAt = trace.length > 0 ? (trace[0] as TraceEntry).timeNs : Number.POSITIVE_INFINITY;
+      else if (active) w.nextAt = rng.exponential(w.meanGapNs);
+      return w;
+    });
+  }
+
+  /** Current lifecycle state. */
+  get state(): FaultSourceState {
+    return this._state;
+  }
+
+  // ---------------------------------------------------------------- FaultSource
+
+  /** Protects every page at the current virtual time (instantly: the simulation has no protect cost). */
+  start(): Promise<void> {
+    if (this._state !== 'ready') return Promise.reject(new FaultSourceStateError('start', this._state));
+    this.activity++;
+    this.protectedBits.fill(0xffffffff);
+    this.startCounts = this.writeCounts.map((c) => c?.slice());
+    this.startedAt = this.now;
+    this._state = 'tracking';
+    return Promise.resolve();
+  }
+
+  takeFaults(max?: number): readonly WriteFault[] {
+    this.guard('takeFaults');
+    assertMax(max);
+    this.activity++;
+    this.s.pollCalls++;
+    this.advanceTo(this.now + this.config.costs.pollNs, false);
+    return this.collect(max);
+  }
+
+  waitForFaults(timeoutNs: number, max?: number): Promise<readonly WriteFault[]> {
+    try {
+      this.guard('waitForFaults');
+      assertTimeout(timeoutNs);
+      assertMax(max);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.activity++;
+    // Deferred by one microtask so that writes injected right after the call are seen, as a real
+    // backend would see a write raised while it waits.
+    return Promise.resolve().then(() => {
+      if (this._state !== 'tracking') return [];
+      this.activity++;
+      if (timeoutNs === 0 || this.visibleCount() > 0) {
+        this.s.pollCalls++;
+        this.advanceTo(this.now + this.config.costs.pollNs, false);
+      } else {
+        this.advanceTo(this.now + timeoutNs, true);
+      }
+      return this.collect(max);
+    });
+  }
+
+  claim(region: number, first: number, count: number): number {
+    this.guard('claim');
+    assertPageRange(this.regions, region, first, count);
+    this.activity++;
+    this.s.claimCalls++;
+    if (!this.cof) return count;
+    const owned = this.ownedBits as Uint32Array;
+    const claimed = this.claimedBits as Uint32Array;
+    const g0 = (this.base[region] as number) + first;
+    let n = 0;
+    while (n < count) {
+      const g = g0 + n;
+      const w = g >>> 5;
+      const bit = 1 << (g & 31);
+      if ((owned[w] as number) & bit) break;
+      claimed[w] = (claimed[w] as number) | bit;
+      n++;
+    }
+    if (n === 0) this.s.claimRefusals++;
+    return n;
+  }
+
+  read(region: number, first: number, count: number): Uint8Array {
+    this.guard('read');
+    assertPageRange(this.regions, region, first, count);
+    this.activity++;
+    const size = (this.regions[region] as RegionInfo).pageSize;
+    const bytes = count * size;
+    let slot = this.readPool[this.readPoolNext];
+    if (!slot || slot.bytes.length < bytes) {
+      const buf = new Uint8Array(Math.max(bytes, slot ? slot.bytes.length * 2 : 0));
+      slot = { bytes: buf, view: new DataView(buf.buffer) };
+      this.readPool[this.readPoolNext] = slot;
+    }
+    this.readPoolNext = (this.readPoolNext + 1) % READ_POOL;
+    const g0 = (this.base[region] as number) + first;
+    const view = slot.view;
+    for (let i = 0; i < count; i++) {
+      writePageHeader(view, i * size, region, first + i, this.versionOf(g0 + i));
+    }
+    this.s.pagesRead += count;
+    this.s.readCalls++;
+    this.advanceTo(this.now + count * this.config.costs.copyPageNs, false);
+    return slot.bytes.subarray(0, bytes);
+  }
+
+  release(region: number, first: number, count: number): void {
+    this.guard('release');
+    assertPageRange(this.regions, region, first, count);
+    this.activity++;
+    this.s.releaseCalls++;
+    const g0 = (this.base[region] as number) + first;
+    clearBits(this.protectedBits, g0, count);
+    if (this.blocked.length > 0) this.wakeRange(g0, g0 + count, this.now);
+    this.advanceTo(this.now + this.config.costs.releaseCallNs, false);
+  }
+
+  stop(): Promise<void> {
+    if (this._state === 'stopped') return Promise.resolve();
+    this.activity++;
+    const wasTracking = this._state === 'tracking';
+    this._state = 'stopped';
+    if (wasTracking) {
+      this.protectedBits.fill(0);
+      this.wakeRange(0, this.totalPages, this.now);
+      this.pending = [];
+      this.pendingHead = 0;
+      this.handlerQueue = [];
+      this.handlerHead = 0;
+      this.handlerCopying = null;
+      this.handlerNextAt = Number.POSITIVE_INFINITY;
+    }
+    return Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------- simulation API
+
+  /**
+   * Makes a one-shot writer write `page` of `region` now (for tests and conformance harnesses). Resolves
+   * when the write landed: at once for an unprotected page, else when the page is released (the
+   * writer's wake-up cost is not charged, so the promise needs no further virtual time).
+   */
+  injectWrite(region: number, page: number): Promise<void> {
+    assertPageRange(this.regions, region, page, 1);
+    this.activity++;
+    return new Promise((resolve) => {
+      const w = new Writer(this.cpus.length + this.injected++, null, null, 0, null, resolve);
+      w.page = (this.base[region] as number) + page;
+      this.attempt(w, this.now);
+    });
+  }
+
+  /** Version of a page when `start()` protected it: what a correct snapshot contains. */
+  startVersion(region: number, page: number): number {
+    assertPageRange(this.regions, region, page, 1);
+    const g = (this.base[region] as number) + page;
+    const counts = this._state === 'ready' ? this.writeCounts : this.startCounts;
+    return (
+      initialVersion(this.seedHash, this.config.initialFill, g) +
+      (counts[g >>> CHUNK_SHIFT]?.[g & CHUNK_MASK] ?? 0)
+    );
+  }
+
+  /** Version of a page now: its start version plus every write that has landed since. */
+  currentVersion(region: number, page: number): number {
+    assertPageRange(this.regions, region, page, 1);
+    return this.versionOf((this.base[region] as number) + page);
+  }
+
+  /** Aggregate statistics (a fresh object each call). */
+  get stats(): SimStats {
+    return {
+      ...this.s,
+      now: this.now,
+      startedAt: this.startedAt,
+      blockedWriters: this.blocked.length,
+    };
+  }
+
+  /** Copies of the per-fault records (raised, fetched, resumed, page, writer), when `recordFaults`. */
+  faultLog(): FaultRecords {
+    return this.log.snapshot();
+  }
+
+  /**
+   * True write-fault latencies (raised → writer resumed) of every resolved fault, in raise order.
+   * Requires `recordFaults` (the default).
+   */
+  faultLatencies(): Float64Array {
+    const r = this.log.snapshot();
+    const out = new Float64Array(r.count);
+    let n = 0;
+    for (let i = 0; i < r.count; i++) {
+      const d = (r.resumedAt[i] as number) - (r.raisedAt[i] as number);
+      if (!Number.isNaN(d)) out[n++] = d;
+    }
+    return out.slice(0, n);
+  }
+
+  /**
+   * Runs `fire` when virtual time reaches `at`. Used by simulated sinks; when nothing else drives the
+   * simulation, an idle check on the event loop advances time to the earliest timer.
+   * @internal
+   */
+  schedule(at: number, fire: () => void): void {
+    const t: Timer = { at: Math.max(at, this.now), seq: this.timerSeq++, fire };
+    let i = this.timers.length;
+    while (i > 0 && (this.timers[i - 1] as Timer).at > t.at) i--;
+    this.timers.splice(i, 0, t);
+    this.armIdle();
+  }
+
+  /** Marks save-loop activity, so the idle check does not jump time while the loop is busy. @internal */
+  touch(): void {
+    this.activity++;
+  }
+
+  // ---------------------------------------------------------------- engine
+
+  private guard(method: string): void {
+    if (this._state !== 'tracking') throw new FaultSourceStateError(method, this._state);
+  }
+
+  private versionOf(g: number): number {
+    return (
+      initialVersion(this.seedHash, this.config.initialFill, g) +
+      (this.writeCounts[g >>> CHUNK_SHIFT]?.[g & CHUNK_MASK] ?? 0)
+    );
+  }
+
+  private land(g: number): void {
+    const c = g >>> CHUNK_SHIFT;
+    let chunk = this.writeCounts[c];
+    if (!chunk) {
+      chunk = new Uint32Array(CHUNK_MASK + 1);
+      this.writeCounts[c] = chunk;
+    }
+    chunk[g & CHUNK_MASK] = (chunk[g & CHUNK_MASK] as number) + 1;
+  }
+
+  private isProtected(g: number): boolean {
+    return ((this.protectedBits[g >>> 5] as number) & (1 << (g & 31))) !== 0;
+  }
+
+  /** A write attempt by `w` at time `t` to `w.page` (already chosen). */
+  private attempt(w: Writer, t: number): void {
+    this.s.writes++;
+    const g = w.page;
+    if (this._state === 'tracking' && this.isProtected(g)) {
+      w.state = BLOCKED;
+      w.nextAt = Number.POSITIVE_INFINITY;
+      w.raisedAt = t;
+      this.s.faults++;
+      w.faultId = this.log.add(t, g, w.id);
+      this.blocked.push(w);
+      const p: Pending = {
+        fault: w.faultId,
+        page: g,
+        raisedAt: t,
+        writer: w.id,
+        visibleAt: t + this.config.costs.faultDeliveryNs,
+        releasedAt: Number.NaN,
+      };
+      if (this.cof) {
+        this.handlerQueue.push(p);
+        if (!this.handlerCopying && this.handlerNextAt === Number.POSITIVE_INFINITY) this.scheduleHandler();
+      } else {
+        this.pending.push(p);
+      }
+      return;
+    }
+    this.land(g);
+    if (w.done) w.done();
+    else this.scheduleNext(w, t);
+  }
+
+  private scheduleNext(w: Writer, t: number): void {
+    w.state = RUNNING;
+    if (w.trace) {
+      const next = w.trace[w.traceIndex];
+      w.nextAt = next ? Math.max(t, next.timeNs) : Number.POSITIVE_INFINITY;
+    } else if (w.sampler) {
+      w.nextAt = t + (w.rng as Prng).exponential(w.meanGapNs);
+    } else {
+      w.nextAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** A CPU event at time `t`: finish a resumed write, or attempt the next one. */
+  private cpuStep(w: Writer, t: number): void {
+    if (w.state === RESUMING) {
+      this.land(w.page);
+      this.scheduleNext(w, t);
+      return;
+    }
+    if (w.trace) {
+      const e = w.trace[w.traceIndex++] as TraceEntry;
+      w.page = e.page;
+    } else {
+      w.page = (w.sampler as PageSampler).next(w.rng as Prng);
+    }
+    this.attempt(w, t);
+  }
+
+  /** Resumes every blocked writer whose page is in [g0, g1), at `now` (+ wake cost for CPUs). */
+  private wakeRange(g0: number, g1: number, now: number): void {
+    const keep: Writer[] = [];
+    for (const w of this.blocked) {
+      if (w.page < g0 || w.page >= g1) {
+        keep.push(w);
+        continue;
+      }
+      const resumeAt = w.done ? now : now + this.config.costs.wakeNs;
+      const latency = resumeAt - w.raisedAt;
+      this.s.faultsResolved++;
+      this.s.cpuStallNs += latency;
+      if (latency > this.s.maxFaultLatencyNs) this.s.maxFaultLatencyNs = latency;
+      this.log.resumed(w.faultId, resumeAt);
+      if (this.onFaultResolved) {
+        const r = this.regionOf(w.page);
+        this.onFaultResolved({
+          region: r,
+          page: w.page - (this.base[r] as number),
+          writer: w.id,
+          raisedAt: w.raisedAt,
+          resumedAt: resumeAt,
+          latencyNs: latency,
+        });
+      }
+      if (w.done) {
+        this.land(w.page);
+        w.state = RUNNING;
+        w.done();
+      } else {
+        w.state = RESUMING;
+        w.nextAt = resumeAt;
+      }
+    }
+    this.blocked = keep;
+  }
+
+  private regionOf(g: number): number {
+    let r = this.base.length - 1;
+    while (r > 0 && (this.base[r] as number) > g) r--;
+    return r;
+  }
+
+  private scheduleHandler(): void {
+    if (this.handlerCopying || this._state !== 'tracking') return;
+    const head = this.handlerQueue[this.handlerHead];
+    if (!head) {
+      this.handlerNextAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (this.bufferUsed >= this.config.cof.bufferPages) {
+      if (Number.isNaN(this.handlerWaitingSince)) this.handlerWaitingSince = this.now;
+      this.handlerNextAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    this.handlerNextAt = Math.max(this.now, head.visibleAt);
+  }
+
+  /** The copy-on-fault handler thread: start a copy, or finish one. */
+  private handlerStep(t: number): void {
+    const copying = this.handlerCopying;
+    if (copying) {
+      // Copy done: the page belongs to the fault path and is released; its writers resume.
+      this.handlerCopying = null;
+      clearBits(this.protectedBits, copying.page, 1);
+      copying.releasedAt = t;
+      copying.visibleAt = t;
+      this.pending.push(copying);
+      this.s.handlerCopies++;
+      this.wakeRange(copying.page, copying.page + 1, t);
+      this.scheduleHandler();
+      return;
+    }
+    while (this.handlerHead < this.handlerQueue.length) {
+      const p = this.handlerQueue[this.handlerHead] as Pending;
+      const g = p.page;
+      const w = g >>> 5;
+      const bit = 1 << (g & 31);
+      // Stale (already released) or claimed by the scan: the writer waits for the scan's release.
+      if (!this.isProtected(g) || ((this.claimedBits as Uint32Array)[w] as number) & bit) {
+        this.handlerHead++;
+        continue;
+      }
+      this.handlerHead++;
+      (this.ownedBits as Uint32Array)[w] = ((this.ownedBits as Uint32Array)[w] as number) | bit;
+      this.bufferUsed++;
+      this.handlerCopying = p;
+      this.handlerNextAt = t + this.config.cof.copyNs;
+      this.compactHandlerQueue();
+      return;
+    }
+    this.compactHandlerQueue();
+    this.handlerNextAt = Number.POSITIVE_INFINITY;
+  }
+
+  private compactHandlerQueue(): void {
+    if (this.handlerHead > 1024 && this.handlerHead * 2 > this.handlerQueue.length) {
+      this.handlerQueue = this.handlerQueue.slice(this.handlerHead);
+      this.handlerHead = 0;
+    }
+  }
+
+  /**
+   * Runs every CPU and handler event up to virtual time `target`, in time order (ties: CPUs by index,
+   * then the handler), then fires due timers. With `untilFault`, stops early at the moment the first
+   * pending fault becomes visible to the save loop.
+   */
+  private advanceTo(target: number, untilFault: boolean): void {
+    const cpus = this.cpus;
+    const n = cpus.length;
+    let limit = target;
+    for (;;) {
+      if (untilFault && this.pendingHead < this.pending.length) {
+        const v = (this.pending[this.pendingHead] as Pending).visibleAt;
+        if (v < limit) limit = Math.max(v, this.now);
+      }
+      let t = this.handlerNextAt;
+      let who: Writer | null = null;
+      for (let i = 0; i < n; i++) {
+        const w = cpus[i] as Writer;
+        if (w.nextAt < t || (who === null && w.nextAt === t)) {
+          t = w.nextAt;
+          who = w;
+        }
+      }
+      if (t > limit) break;
+      this.now = t;
+      if (who) this.cpuStep(who, t);
+      else this.handlerStep(t);
+    }
+    if (limit > this.now) this.now = limit;
+    if (this.timers.length > 0) this.fireTimers();
+  }
+
+  private fireTimers(): void {
+    while (this.timers.length > 0 && (this.timers[0] as Timer).at <= this.now) {
+      (this.timers.shift() as Timer).fire();
+    }
+  }
+
+  private armIdle(): void {
+    if (this.idleScheduled) return;
+    this.idleScheduled = true;
+    this.idleSeen = this.activity;
+    setImmediate(() => this.idleCheck());
+  }
+
+  private idleCheck(): void {
+    this.idleScheduled = false;
+    if (this.timers.length === 0) return;
+    if (this.activity === this.idleSeen) {
+      // Nobody called into the simulation since the last check: the save loop is waiting for a timer
+      // (a sink write), so virtual time jumps to it while the CPUs keep running.
+      this.advanceTo((this.timers[0] as Timer).at, false);
+    }
+    if (this.timers.length > 0) this.armIdle();
+  }
+
+  private visibleCount(): number {
+    let n = 0;
+    for (let i = this.pendingHead; i < this.pending.length; i++) {
+      if ((this.pending[i] as Pending).visibleAt > this.now) break;
+      n++;
+    }
+    return n;
+  }
+
+  private collect(max: number | undefined): WriteFault[] {
+    const limit = max ?? Number.POSITIVE_INFINITY;
+    const out: WriteFault[] = [];
+    const now = this.now;
+    while (out.length < limit && this.pendingHead < this.pending.length) {
+      const p = this.pending[this.pendingHead] as Pending;
+      if (p.visibleAt > now) break;
+      this.pendingHead++;
+      const r = this.regionOf(p.page);
+      const page = p.page - (this.base[r] as number);
+      this.log.fetched(p.fault, now);
+      this.s.faultsFetched++;
+      if (this.cof) {
+        out.push({
+          region: r,
+          page,
+          fetchedAt: now,
+          raisedAt: p.raisedAt,
+          threadId: p.writer,
+          releasedAt: p.releasedAt,
+          contents: this.contentsAtStart(r, page),
+        });
+      } else {
+        out.push({ region: r, page, fetchedAt: now, raisedAt: p.raisedAt, threadId: p.writer });
+      }
+    }
+    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
+    if (this.cof && out.length > 0) {
+      this.bufferUsed -= out.length;
+      if (!Number.isNaN(this.handlerWaitingSince)) {
+        this.s.handlerBufferFullNs += now - this.handlerWaitingSince;
+        this.handlerWaitingSince = Number.NaN;
+      }
+      if (!this.handlerCopying && this.handlerNextAt === Number.POSITIVE_INFINITY) this.scheduleHandler();
+    }
+    return out;
+  }
+
+  private contentsAtStart(region: number, page: number): Uint8Array {
+    const size = (this.regions[region] as RegionInfo).pageSize;
+    const bytes = new Uint8Array(size);
+    writePageHeader(new DataView(bytes.buffer), 0, region, page, this.startVersion(region, page));
+    return bytes;
+  }
+}
+
+/** Clears `count` bits from bit `first`, a word at a time in the middle. */
+function clearBits(bits: Uint32Array, first: number, count: number): void {
+  let g = first;
+  const end = first + count;
+  while (g < end && (g & 31) !== 0) {
+    bits[g >>> 5] = (bits[g >>> 5] as number) & ~(1 << (g & 31));
+    g++;
+  }
+  while (g + 32 <= end) {
+    bits[g >>> 5] = 0;
+    g += 32;
+  }
+  while (g < end) {
+    bits[g >>> 5] = (bits[g >>> 5] as number) & ~(1 << (g & 31));
+    g++;
+  }
+}
+
+/**
+ * Creates a simulated fault source.
+ * @throws SimConfigError listing every problem in `config`.
+ */
+export function createSimFaultSource(config: SimConfig, options?: SimFaultSourceOptions): SimFaultSource {
+  return new SimFaultSource(config, options);
+}
