@@ -8,18 +8,34 @@ export interface TcpSinkOptions {
   host: string;
   /** TCP port, 1–65535. */
   port: number;
+  /**
+   * How long `close()` waits for the receiver to read everything and close its side, ms (default
+   * 30 000). Waiting for the peer's close is what tells a delivered snapshot from one that sat in
+   * kernel buffers when the peer reset the connection.
+   */
+  closeTimeoutMs?: number;
 }
 
 /**
  * A sink that streams the snapshot over one TCP connection, opened at once. `close()` half-closes the
- * connection after the last byte was handed to the kernel; `abort()` resets it (RST), so the receiver
+ * connection and resolves once the receiver closed its side as well (so it read everything);
+ * `abort()` resets it (RST), so the receiver
  * sees an error rather than a clean end of stream. A refused or reset connection fails the snapshot
  * with a {@link SinkError} whose `code` is the system's (`ECONNREFUSED`, `ECONNRESET`, `EPIPE`).
  */
 export function tcpSink(options: TcpSinkOptions): Sink {
+  if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
+    throw new RangeError(`options.port: expected an integer in [1, 65535], got ${String(options.port)}`);
+  }
   const socket = connect({ host: options.host, port: options.port });
   socket.setNoDelay(true);
-  const inner = writableSink(socket, { destroyOnAbort: false });
+  const inner = writableSink(socket, {
+    destroyOnAbort: false,
+    // A socket is done with a chunk when its write callback fires: no copy needed.
+    copy: false,
+    waitForClose: true,
+    closeTimeoutMs: options.closeTimeoutMs ?? 30_000,
+  });
   return {
     write: (chunk) => inner.write(chunk),
     close: () => inner.close(),

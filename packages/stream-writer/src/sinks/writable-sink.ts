@@ -8,6 +8,20 @@ export interface WritableSinkOptions {
   end?: boolean;
   /** Call `destroy()` on abort (default true). */
   destroyOnAbort?: boolean;
+  /**
+   * Hand the stream a copy of each chunk (default true). A Writable may keep a reference to a chunk
+   * after its write callback (a PassThrough passes the very buffer downstream), while the snapshot
+   * writer reuses its batch buffers once a write resolves. Set false only for streams that are done
+   * with the bytes when they call back (net.Socket, fs.WriteStream).
+   */
+  copy?: boolean;
+  /**
+   * Wait for the stream's 'close' event after 'finish' (default false). For a socket this means the
+   * peer read everything and closed its side too, not merely that the kernel took the bytes.
+   */
+  waitForClose?: boolean;
+  /** With waitForClose: how long close() waits, ms (default 30 000); then it fails with ETIMEDOUT. */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -23,6 +37,9 @@ export function writableSink(
   const w = stream as Writable;
   const end = options.end ?? true;
   const destroyOnAbort = options.destroyOnAbort ?? true;
+  const copy = options.copy ?? true;
+  const waitForClose = options.waitForClose ?? false;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
   let failure: SinkError | undefined;
   let closing = false;
   let aborted = false;
@@ -63,7 +80,7 @@ export function writableSink(
         w.once('error', onFail);
         w.once('close', onFail);
         try {
-          w.write(chunk, (error) => {
+          w.write(copy ? Buffer.from(chunk) : chunk, (error) => {
             if (settled) return;
             settled = true;
             cleanup();
@@ -88,18 +105,42 @@ export function writableSink(
         return Promise.resolve();
       }
       return new Promise<void>((resolve, reject) => {
-        const onFinish = () => {
+        let timer: NodeJS.Timeout | undefined;
+        const done = () => {
+          if (timer) clearTimeout(timer);
           w.off('error', onFail);
+          w.off('finish', onFinish);
+          w.off('close', onClosed);
           detach();
+        };
+        const onFinish = () => {
+          if (!waitForClose) {
+            done();
+            resolve();
+            return;
+          }
+          if (w.destroyed && (w as { closed?: boolean }).closed) onClosed();
+          timer = setTimeout(() => {
+            onFail(
+              Object.assign(new Error(`peer did not close within ${closeTimeoutMs} ms`), {
+                code: 'ETIMEDOUT',
+              }),
+            );
+          }, closeTimeoutMs);
+        };
+        const onClosed = () => {
+          if (!waitForClose || failure) return;
+          done();
           resolve();
         };
         const onFail = (error: unknown) => {
-          w.off('finish', onFinish);
+          done();
           failure ??= new SinkError('close', error);
           reject(failure);
         };
         w.once('finish', onFinish);
         w.once('error', onFail);
+        w.once('close', onClosed);
         try {
           w.end();
         } catch (error) {
