@@ -147,3 +147,28 @@ export function runsInWords(
   }
   return runStart;
 }
+
+/**
+ * Reports the runs of set bits of one word value `w` (restricted to mask `vm`, bit 0 at absolute
+ * position `p`), continuing a run open since `open` (or -1). Returns the start of the run still open
+ * at the top of `vm` (or -1), or STOPPED if `cb` returned false.
+ */
+export function wordRuns(w0: number, vm: number, p: number, open: number, cb: RunCallback): number {
+  let w = w0 & vm;
+  if (open >= 0) {
+    const inv = ~w & vm;
+    if (inv === 0) return open;
+    const z = ctz32(inv);
+    if (cb(open, p + z - open) === false) return STOPPED;
+    w &= maskFrom(z);
+  }
+  while (w !== 0) {
+    const t = ctz32(w);
+    const inv = ~w & vm & maskFrom(t);
+    if (inv === 0) return p + t;
+    const e = ctz32(inv);
+    if (cb(p + t, e - t) === false) return STOPPED;
+    w &= maskFrom(e);
+  }
+  return -1;
+}
