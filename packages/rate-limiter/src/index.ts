@@ -15,6 +15,19 @@ export {
   latencyTarget,
 } from './latency-target.js';
 export { faultLatency, LATENCY_MEASURES, type LatencyMeasure } from './measure.js';
+export {
+  createPolicy,
+  describeLimiters,
+  LIMITER_POLICIES,
+  type LimiterOptionKind,
+  type LimiterOptionSchema,
+  type LimiterPolicyInfo,
+  limiterInfo,
+  limiterNames,
+  type ParsedLimiterSpec,
+  parseLimiterSpec,
+  parseLimiterSpecParts,
+} from './registry.js';
 export { qemuThreshold, THRESHOLD_OPTION_NAMES, type ThresholdOptions, threshold } from './threshold.js';
 export { TOKEN_BUCKET_OPTION_NAMES, type TokenBucketOptions, tokenBucket } from './token-bucket.js';
 export type { FaultObservation, LimiterContext, LimiterDecision, LimiterPolicy } from './types.js';

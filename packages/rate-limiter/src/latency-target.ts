@@ -66,6 +66,8 @@ const SILENCE_RESET_FACTOR = 4;
 const LATENCY_SAMPLES = 256;
 /** aimd: good intervals without a late fault or a sink stall before the learnt ceiling relaxes. */
 const RELAX_AFTER_INTERVALS = 20;
+/** aimd: share of an interval the sink spent writing above which the window does not grow. */
+const SATURATED = 0.9;
 
 /**
  * Adaptive limiter: keeps the p99 write-fault latency under `p99TargetNs` while giving the scan all
@@ -141,6 +143,8 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
   let prevPeakQueued = 0;
   // interval statistics
   let intervalEnd = 0;
+  let intervalStartAt = 0;
+  let intervalBusyNs = 0; // sink blocked time completed this interval
   let intervalFaults = 0;
   let intervalLate = 0;
   let intervalMin = Number.POSITIVE_INFINITY;
@@ -175,7 +179,10 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
   const closeInterval = (now: number): void => {
     const n = intervalFaults;
     if (control === 'aimd') {
-      if (intervalLate === 0 && now - lastDecreaseAt >= intervalNs) {
+      // A sink already busy (nearly) all the time gains nothing from a bigger window, only a longer
+      // queue (BBR's lesson): grow only when the window, not the sink, limits the scan.
+      const saturated = intervalBusyNs >= SATURATED * (now - intervalStartAt);
+      if (intervalLate === 0 && !saturated && now - lastDecreaseAt >= intervalNs) {
         // Relax the ceiling only after a quiet spell: with periodic stalls, growing back between them
         // would make every stall hurt again.
         if (now - lastTroubleAt >= RELAX_AFTER_INTERVALS * intervalNs) ceiling = clampWindow(ceiling * 1.25);
@@ -195,16 +202,20 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
         const sorted = samples.subarray(0, k).sort();
         p99 = sorted[Math.min(k - 1, Math.floor(k * 0.99))]!;
       }
-      // Normalised error, clipped so one terrible interval cannot wind the integral up.
-      const e = Math.max(-1, Math.min(4, (p99 - target) / target));
-      const kp = 0.5;
-      const ki = 0.3;
+      // Normalised error, clipped so one terrible interval cannot wind the integral up, and so a quiet
+      // interval grows the window gently. Gains: the best of a small grid under the latency model
+      // (package README); larger ones bounce between the floor and the ceiling.
+      const e = Math.max(-0.1, Math.min(4, (p99 - target) / target));
+      const kp = 0.1;
+      const ki = 0.2;
       window = clampWindow(window * Math.exp(-(kp * (e - piError) + ki * e)));
       piError = e;
     }
     intervalFaults = 0;
     intervalLate = 0;
     intervalMin = Number.POSITIVE_INFINITY;
+    intervalBusyNs = 0;
+    intervalStartAt = now;
     const len = control === 'codel' ? intervalNs / Math.sqrt(codelStep + 1) : intervalNs;
     intervalEnd = now + len;
   };
@@ -221,6 +232,8 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
       peakQueued = 0;
       prevPeakQueued = 0;
       intervalEnd = context.startedAt + intervalNs;
+      intervalStartAt = context.startedAt;
+      intervalBusyNs = 0;
       intervalFaults = 0;
       intervalLate = 0;
       intervalMin = Number.POSITIVE_INFINITY;
@@ -265,6 +278,8 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
       decidedScan = false;
     },
     onSinkWrite(now: number, bytes: number, blockedNs: number) {
+      if (now >= intervalEnd) closeInterval(now);
+      intervalBusyNs += blockedNs;
       if (typicalWriteNs === 0 || blockedNs < STALL_FACTOR * typicalWriteNs) {
         typicalWriteNs = typicalWriteNs === 0 ? blockedNs : typicalWriteNs * 0.875 + blockedNs * 0.125;
       } else {

@@ -28,7 +28,8 @@ export const TOKEN_BUCKET_OPTION_NAMES: readonly (keyof TokenBucketOptions)[] = 
  * snapshots): tokens accrue at `bytesPerSecond` up to `burstBytes`; every scanned byte (and, by
  * default, every fault page) takes tokens. The bucket may go into debt — a page scanned after a wait
  * cut short by a fault, or a fault page — and the debt delays later scanning, so the long-run rate
- * never exceeds `bytesPerSecond` (plus one burst).
+ * never exceeds `bytesPerSecond` (plus one burst). Debt is capped at one bucket (or one page, if larger), so
+ * after a fault storm the scan resumes within `2 × max(burstBytes, pageSize) / bytesPerSecond`.
  *
  * The bucket refills continuously (not in 100 ms windows as QEMU and RocksDB do), so the scan is
  * smooth rather than bursty. When short of a page's worth of tokens (or of the whole bucket, if that
@@ -65,21 +66,29 @@ export function tokenBucket(options: TokenBucketOptions): LimiterPolicy {
     }
   };
 
+  // Debt is capped at one bucket: a fault storm (which no limiter may delay) must not hold the scan
+  // for longer than one burst takes to refill.
+  let maxDebt = burst;
+  const take = (bytes: number): void => {
+    tokens = Math.max(-maxDebt, tokens - bytes);
+  };
+
   return {
     name: `token-bucket(${formatBytes(Math.round(rate))}/s,burst=${formatBytes(Math.round(burst))})`,
     start(context: LimiterContext) {
       pageSize = context.pageSize;
+      maxDebt = Math.max(burst, pageSize);
       tokens = burst;
       filledAt = context.startedAt;
     },
     onFault(o) {
       if (!chargeFaults) return;
       refill(o.now);
-      tokens -= pageSize;
+      take(pageSize);
     },
     onScan(now, _pages, bytes) {
       refill(now);
-      tokens -= bytes;
+      take(bytes);
     },
     onSinkWrite() {},
     decide(now): LimiterDecision {
@@ -91,8 +100,9 @@ export function tokenBucket(options: TokenBucketOptions): LimiterPolicy {
       }
       const waitNs = Math.ceil((need - tokens) / bytesPerNs);
       if (waitNs > MAX_WAIT_NS) return { scanPages: 0, waitNs: MAX_WAIT_NS };
-      // After the wait one page is affordable; a fault that ends the wait early only borrows.
-      return { scanPages: 1, waitNs: Math.max(waitNs, 1) };
+      // After the wait one page is affordable. A fault may end the wait early; the page is then
+      // borrowed, but only out of a non-negative balance, so the scan never owes more than one page.
+      return { scanPages: tokens >= 0 ? 1 : 0, waitNs: Math.max(waitNs, 1) };
     },
   };
 }
