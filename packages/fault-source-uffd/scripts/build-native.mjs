@@ -8,7 +8,7 @@
 // Without `--install` (the build script) it behaves the same unless BGSNAP_REQUIRE_NATIVE=1, which
 // turns a failed build into a failed script.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,8 @@ function giveUp(reason) {
 
 const supported =
   (process.platform === 'linux' && process.arch === 'x64') || process.env.BGSNAP_FORCE_NATIVE_BUILD === '1';
-if (!supported) giveUp(`userfaultfd addon is built on Linux x64 only; this is ${process.platform}/${process.arch}`);
+if (!supported)
+  giveUp(`userfaultfd addon is built on Linux x64 only; this is ${process.platform}/${process.arch}`);
 
 function findNodeGyp() {
   try {
@@ -43,7 +44,17 @@ function findNodeGyp() {
   }
   const candidates = [
     process.env.npm_config_node_gyp,
-    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    join(
+      dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
   ];
   return candidates.find((c) => c && existsSync(c));
 }
@@ -55,7 +66,8 @@ function findNodeDir() {
 
 function newestSource() {
   let newest = statSync(join(root, 'binding.gyp')).mtimeMs;
-  for (const f of readdirSync(join(root, 'native'))) newest = Math.max(newest, statSync(join(root, 'native', f)).mtimeMs);
+  for (const f of readdirSync(join(root, 'native')))
+    newest = Math.max(newest, statSync(join(root, 'native', f)).mtimeMs);
   return newest;
 }
 

@@ -16,7 +16,8 @@ function fill(memory: TrackedMemory, region: number): void {
   const b = memory.block(0);
   for (let p = 0; p < memory.pageCount; p++) {
     if (p % 5 === 4) continue;
-    for (let i = 0; i < memory.pageSize; i += 97) b[p * memory.pageSize + i] = (region * 31 + p * 7 + i) & 0xff;
+    for (let i = 0; i < memory.pageSize; i += 97)
+      b[p * memory.pageSize + i] = (region * 31 + p * 7 + i) & 0xff;
   }
 }
 

@@ -143,10 +143,15 @@ export function fromNativeError(e: unknown): unknown {
       return new UffdUnsupportedError(e.message, {
         ...base,
         feature: 'UFFD_FEATURE_PAGEFAULT_FLAG_WP',
-        remedy: 'write-protect faults on anonymous memory need Linux >= 5.7 built with CONFIG_HAVE_ARCH_USERFAULTFD_WP (x86-64, arm64 >= 6.1)',
+        remedy:
+          'write-protect faults on anonymous memory need Linux >= 5.7 built with CONFIG_HAVE_ARCH_USERFAULTFD_WP (x86-64, arm64 >= 6.1)',
       });
     case 'EBUSY':
-      return new UffdSyscallError(e.message, { ...base, remedy: 'stop() the other fault source first' }, 'ALREADY_TRACKED');
+      return new UffdSyscallError(
+        e.message,
+        { ...base, remedy: 'stop() the other fault source first' },
+        'ALREADY_TRACKED',
+      );
   }
   if (syscall === 'userfaultfd') {
     if (e.code === 'EPERM' || e.code === 'EACCES') {
@@ -166,7 +171,8 @@ export function fromNativeError(e: unknown): unknown {
   if (syscall === 'ioctl(UFFDIO_API)' && e.code === 'EINVAL') {
     return new UffdUnsupportedError(`the kernel refused the userfaultfd API handshake (${e.message})`, {
       ...base,
-      remedy: 'write-protect tracking needs Linux >= 5.7 (>= 6.4 to protect untouched pages without pre-faulting)',
+      remedy:
+        'write-protect tracking needs Linux >= 5.7 (>= 6.4 to protect untouched pages without pre-faulting)',
     });
   }
   if (syscall === 'ioctl(UFFDIO_REGISTER)' && e.code === 'EINVAL') {

@@ -24,8 +24,8 @@ export {
 } from './tracked-memory.js';
 export {
   createUffdFaultSource,
-  UffdFaultSource,
   type UffdDetails,
+  UffdFaultSource,
   type UffdFaultSourceOptions,
   type UffdMode,
   type UffdRegionSpec,

@@ -31,7 +31,13 @@ export interface NativeStats {
 export interface NativeBinding {
   alloc(bytes: number, hugePages: boolean): NativeToken;
   attach(id: number): NativeToken;
-  tokenInfo(t: NativeToken): { id: number; byteLength: number; hugePages: boolean; released: boolean; address: number };
+  tokenInfo(t: NativeToken): {
+    id: number;
+    byteLength: number;
+    hugePages: boolean;
+    released: boolean;
+    address: number;
+  };
   releaseToken(t: NativeToken): boolean;
   view(t: NativeToken, offset: number, length: number): ArrayBuffer;
   detach(ab: ArrayBuffer): void;
@@ -58,7 +64,10 @@ export interface NativeBinding {
   };
   sessionStart(s: NativeSession): void;
   sessionRef(s: NativeSession, on: boolean): void;
-  sessionTake(s: NativeSession, max: number): { meta: Float64Array; contents: ArrayBuffer | undefined } | undefined;
+  sessionTake(
+    s: NativeSession,
+    max: number,
+  ): { meta: Float64Array; contents: ArrayBuffer | undefined } | undefined;
   sessionArm(s: NativeSession): number;
   sessionClaim(s: NativeSession, region: number, first: number, count: number): number;
   sessionNeedsPatch(s: NativeSession): boolean;

@@ -110,7 +110,8 @@ export class TrackedMemory {
     const binding = loadNative();
     checkByteLength(byteLength, binding.pageSize());
     const huge = options.hugePages ?? true;
-    if (typeof huge !== 'boolean') throw new TypeError(`options.hugePages must be a boolean; got ${typeof huge}`);
+    if (typeof huge !== 'boolean')
+      throw new TypeError(`options.hugePages must be a boolean; got ${typeof huge}`);
     return new TrackedMemory(native(() => binding.alloc(byteLength, huge)));
   }
 
@@ -142,7 +143,12 @@ export class TrackedMemory {
   /** A structured-cloneable handle for {@link TrackedMemory.attach} in another thread. */
   get handle(): TrackedMemoryHandle {
     this.#token();
-    return { kind: 'bgsnap.tracked-memory', id: this.#id, byteLength: this.byteLength, pageSize: this.pageSize };
+    return {
+      kind: 'bgsnap.tracked-memory',
+      id: this.#id,
+      byteLength: this.byteLength,
+      pageSize: this.pageSize,
+    };
   }
 
   /** Whether {@link TrackedMemory.release} was called on this instance. */
@@ -180,7 +186,12 @@ export class TrackedMemory {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset >= this.byteLength) {
       throw new RangeError(`offset must be an integer in [0, ${this.byteLength}); got ${offset}`);
     }
-    if (!Number.isSafeInteger(length) || length < 1 || length > MAX_VIEW_BYTES || offset + length > this.byteLength) {
+    if (
+      !Number.isSafeInteger(length) ||
+      length < 1 ||
+      length > MAX_VIEW_BYTES ||
+      offset + length > this.byteLength
+    ) {
       throw new RangeError(
         `length must be an integer in [1, ${Math.min(MAX_VIEW_BYTES, this.byteLength - offset)}]; got ${length}`,
       );

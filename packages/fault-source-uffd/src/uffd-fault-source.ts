@@ -168,7 +168,12 @@ export class UffdFaultSource implements FaultSource {
     }
     this.#binding = loadNative();
     this.#pageSize = this.#binding.pageSize();
-    const chunk = checkInt('options.protectChunkBytes', options.protectChunkBytes ?? DEFAULT_CHUNK, this.#pageSize, 1 << 30);
+    const chunk = checkInt(
+      'options.protectChunkBytes',
+      options.protectChunkBytes ?? DEFAULT_CHUNK,
+      this.#pageSize,
+      1 << 30,
+    );
     if (chunk % this.#pageSize !== 0) {
       throw new RangeError(`options.protectChunkBytes must be a multiple of ${this.#pageSize}; got ${chunk}`);
     }
@@ -190,12 +195,22 @@ export class UffdFaultSource implements FaultSource {
     const tokens = this.#memories.map((m) => tokenOf(m));
     this.#session = native(() =>
       this.#binding.sessionCreate(
-        { mode: mode === 'plain' ? 0 : 1, tokens, protectChunkBytes: chunk, copySlots: slots, wpUnpopulated: unpopulated },
+        {
+          mode: mode === 'plain' ? 0 : 1,
+          tokens,
+          protectChunkBytes: chunk,
+          copySlots: slots,
+          wpUnpopulated: unpopulated,
+        },
         (kind) => this.#onNotify(kind),
       ),
     );
     const info = this.#binding.sessionInfo(this.#session);
-    this.regions = regions.map((r) => ({ name: r.name, pageSize: this.#pageSize, pageCount: r.memory.pageCount }));
+    this.regions = regions.map((r) => ({
+      name: r.name,
+      pageSize: this.#pageSize,
+      pageCount: r.memory.pageCount,
+    }));
     this.capabilities = {
       knowsFaultTime: true,
       knowsThreadId: info.knowsThreadId,
@@ -256,14 +271,17 @@ export class UffdFaultSource implements FaultSource {
   /** @inheritDoc */
   waitForFaults(timeoutNs: number, max = Number.POSITIVE_INFINITY): Promise<readonly WriteFault[]> {
     if (typeof timeoutNs !== 'number' || !Number.isFinite(timeoutNs) || timeoutNs < 0) {
-      return Promise.reject(new RangeError(`timeoutNs must be a finite number >= 0; got ${String(timeoutNs)}`));
+      return Promise.reject(
+        new RangeError(`timeoutNs must be a finite number >= 0; got ${String(timeoutNs)}`),
+      );
     }
     try {
       this.#expect('waitForFaults', 'tracking');
       const limit = this.#checkMax(max);
       const now = this.#take(limit);
       if (now.length > 0 || timeoutNs === 0) return Promise.resolve(now);
-      if (native(() => this.#binding.sessionArm(this.#session)) > 0) return Promise.resolve(this.#take(limit));
+      if (native(() => this.#binding.sessionArm(this.#session)) > 0)
+        return Promise.resolve(this.#take(limit));
       return new Promise((resolve, reject) => {
         const finish = () => {
           clearTimeout(timer);

@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { RandomWriters } from './test-support/random-writers.js';
+import { firstDifferentPage, saveImage } from './test-support/save-loop.js';
+import { TrackedMemory } from './tracked-memory.js';
+import { createUffdFaultSource, type UffdMode } from './uffd-fault-source.js';
+
+const MiB = 1 << 20;
+
+function anonHugeKiB(): number {
+  const m = /AnonHugePages:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+interface Case {
+  mode: UffdMode;
+  bytes: number;
+  chunk: number;
+  hugePages: boolean;
+  protectUnpopulated?: boolean;
+  copyBufferPages?: number;
+  seed: number;
+}
+
+/**
+ * Writers pre-populate the first 3/4 of the region (the rest stays untouched, i.e. unpopulated); they
+ * are paused, a reference copy is taken, start() protects, then they resume writing anywhere while the
+ * save loop runs. The saved image must equal the reference.
+ */
+async function checkConsistency(c: Case) {
+  const memory = TrackedMemory.allocate(c.bytes, { hugePages: c.hugePages });
+  const populated = Math.floor((memory.pageCount * 3) / 4);
+  const writers = new RandomWriters(memory, 2, c.seed, populated);
+  try {
+    await writers.progress(20_000);
+    await writers.pause();
+    if (c.hugePages) {
+      // The protect pass must really have met huge PMDs, so that the 4 KiB releases below split them.
+      expect(anonHugeKiB(), 'AnonHugePages before start()').toBeGreaterThan(0);
+    }
+    const reference = new Uint8Array(memory.block(0));
+    const source = createUffdFaultSource({
+      regions: [{ name: 'heap', memory }],
+      mode: c.mode,
+      protectChunkBytes: c.chunk,
+      protectUnpopulated: c.protectUnpopulated ?? true,
+      copyBufferPages: c.copyBufferPages ?? 256,
+    });
+    try {
+      await source.start();
+      writers.setPageLimit(memory.pageCount);
+      writers.resume();
+      const result = await saveImage(source);
+      const stats = source.stats();
+      await source.stop();
+      await writers.pause();
+      const bad = firstDifferentPage(result.image, reference, memory.pageSize);
+      expect(bad, `first page differing from the reference (of ${memory.pageCount})`).toBe(-1);
+      // The writers really raced the save loop.
+      expect(result.faultPagesSaved).toBeGreaterThan(0);
+      return { result, stats };
+    } finally {
+      await source.stop();
+    }
+  } finally {
+    await writers.close();
+    memory.release();
+  }
+}
+
+describe('consistency under two random writers', () => {
+  it('plain, THP, 256 MiB, 48 MiB chunks (not a multiple)', async () => {
+    const { stats } = await checkConsistency({
+      mode: 'plain',
+      bytes: 256 * MiB,
+      chunk: 48 * MiB,
+      hugePages: true,
+      seed: 1,
+    });
+    expect(stats.protectChunks).toBe(6);
+  });
+
+  it('copy-on-fault, THP, 256 MiB, 48 MiB chunks', async () => {
+    const { stats } = await checkConsistency({
+      mode: 'copy-on-fault',
+      bytes: 256 * MiB,
+      chunk: 48 * MiB,
+      hugePages: true,
+      seed: 2,
+    });
+    expect(stats.copied).toBeGreaterThan(0);
+  });
+
+  it('plain, 4 KiB pages, 64 MiB + 3 pages, 5 MiB chunks', async () => {
+    await checkConsistency({
+      mode: 'plain',
+      bytes: 64 * MiB + 3 * 4096,
+      chunk: 5 * MiB,
+      hugePages: false,
+      seed: 3,
+    });
+  });
+
+  it('copy-on-fault, 4 KiB pages, 64 MiB + 3 pages, 4-page buffer (the fault thread waits for slots)', async () => {
+    const { stats } = await checkConsistency({
+      mode: 'copy-on-fault',
+      bytes: 64 * MiB + 3 * 4096,
+      chunk: 5 * MiB,
+      hugePages: false,
+      copyBufferPages: 4,
+      seed: 4,
+    });
+    expect(stats.maxSlotsInUse).toBeLessThanOrEqual(4);
+  });
+
+  it('plain, pre-faulting instead of WP_UNPOPULATED (what QEMU does)', async () => {
+    const { stats } = await checkConsistency({
+      mode: 'plain',
+      bytes: 32 * MiB,
+      chunk: 3 * MiB,
+      hugePages: true,
+      protectUnpopulated: false,
+      seed: 5,
+    });
+    expect(stats.prefaultedPages).toBe((32 * MiB) / 4096);
+  });
+
+  it('copy-on-fault, THP, pre-faulting', async () => {
+    await checkConsistency({
+      mode: 'copy-on-fault',
+      bytes: 32 * MiB + 4096,
+      chunk: 7 * MiB,
+      hugePages: true,
+      protectUnpopulated: false,
+      seed: 6,
+    });
+  });
+});
