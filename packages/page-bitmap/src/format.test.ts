@@ -61,12 +61,22 @@ describe('BGPB v1 format', () => {
     expect(back.nextClear(0)).toBe(-1);
   });
 
-  it('uses raw words for dense blocks and positions for sparse ones', () => {
+  it('uses raw words for half-full blocks, set positions for sparse ones, holes for nearly full ones', () => {
     const dense = new PageBitmap(65_536);
     for (let i = 0; i < 65_536; i += 2) dense.set(i);
     expect(dense.toBytes().length).toBe(28 + 12 + 8192 + 4);
-    const back = PageBitmap.fromBytes(dense.toBytes());
-    expect(back.equals(dense)).toBe(true);
+    expect(PageBitmap.fromBytes(dense.toBytes()).equals(dense)).toBe(true);
+    // 70,001 pages: block 1 has 4,465 pages; leave 3 of them clear (kind 4, 3 offsets padded to 8 bytes).
+    const nearlyFull = new PageBitmap(70_001).fill(true);
+    for (const i of [65_536, 66_000, 70_000]) nearlyFull.clear(i);
+    const bytes = nearlyFull.toBytes();
+    const v = new DataView(bytes.buffer);
+    expect([v.getUint8(28 + 12 + 4), v.getUint32(28 + 12 + 8, true)]).toEqual([4, 3]);
+    expect(Array.from({ length: 3 }, (_, i) => v.getUint16(28 + 24 + i * 2, true))).toEqual([0, 464, 4464]);
+    expect(bytes.length).toBe(28 + 12 + 12 + 8 + 4);
+    const back = PageBitmap.fromBytes(bytes);
+    expect(back.equals(nearlyFull)).toBe(true);
+    expect(back.count()).toBe(70_001 - 3);
   });
 
   it('rejects non-Uint8Array input with a TypeError', () => {
@@ -115,7 +125,7 @@ describe('BGPB v1 format', () => {
       ['set count mismatch', (v) => v.setUint32(16, 7, true), /header says 7 set bits/],
       ['record count', (v) => v.setUint32(24, 4, true), /record count must be in \[0, 3\], got 4/],
       ['block index order', (v) => v.setUint32(28 + 16, 0, true), /block index must be in \[1, 2\], got 0/],
-      ['record kind', (v) => v.setUint8(28 + 4, 9), /kind must be 1, 2 or 3, got 9/],
+      ['record kind', (v) => v.setUint8(28 + 4, 9), /kind must be 1, 2, 3 or 4, got 9/],
       [
         'span past the end',
         (v) => v.setUint32(28 + 16 + 8, 3, true),

@@ -14,6 +14,7 @@ import { ctz32, popcount32 } from './word-ops.js';
  *                 kind 1 all set:    n = number of consecutive all-set blocks from blockIndex (>= 1), no payload
  *                 kind 2 raw words:  n = words in the block, payload n × u32
  *                 kind 3 positions:  n = set bits, payload n × u16 ascending offsets, zero-padded to 4 B
+ *                 kind 4 holes:      n = clear bits, payload as kind 3 listing the clear bits
  *   trailer  4 B  u32 CRC-32 (IEEE) of every preceding byte
  *
  * Blocks without a record are all clear, so a huge, mostly-empty bitmap serialises to a few bytes.
@@ -28,6 +29,7 @@ const RECORD_BYTES = 12;
 const KIND_FULL = 1;
 const KIND_WORDS = 2;
 const KIND_POSITIONS = 3;
+const KIND_HOLES = 4;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -50,9 +52,34 @@ function positionsBytes(count: number): number {
   return (count * 2 + 3) & ~3;
 }
 
-function payloadBytes(blk: EncodedBlock): number {
+/** Kind the encoder uses for a mixed block: the smallest of raw words, set positions, clear positions. */
+function kindOf(blk: EncodedBlock, blockLen: number): number {
+  const raw = blk.words!.length * 4;
+  const sets = positionsBytes(blk.count);
+  const holes = positionsBytes(blockLen - blk.count);
+  if (sets < raw && sets <= holes) return KIND_POSITIONS;
+  return holes < raw ? KIND_HOLES : KIND_WORDS;
+}
+
+function payloadBytes(blk: EncodedBlock, blockLen: number): number {
   if (blk.words === null) return 0;
-  return Math.min(blk.words.length * 4, positionsBytes(blk.count));
+  const kind = kindOf(blk, blockLen);
+  if (kind === KIND_WORDS) return blk.words.length * 4;
+  return positionsBytes(kind === KIND_POSITIONS ? blk.count : blockLen - blk.count);
+}
+
+/** Writes the u16 offsets of the bits equal to `want` (1 or 0) among the first `len` bits. */
+function writePositions(view: DataView, o: number, words: Uint32Array, len: number, want: number): number {
+  for (let k = 0; k < words.length; k++) {
+    let w = want === 1 ? words[k]! : ~words[k]!;
+    if (k === words.length - 1 && (len & 31) !== 0) w &= (1 << (len & 31)) - 1;
+    while (w !== 0) {
+      view.setUint16(o, k * 32 + ctz32(w), true);
+      o += 2;
+      w &= w - 1;
+    }
+  }
+  return (o + 3) & ~3;
 }
 
 /** Encodes the blocks of a bitmap of `size` bits with `total` bits set. */
@@ -70,7 +97,7 @@ export function encodeBitmap(size: number, total: number, blocks: readonly Encod
     )
       continue;
     records++;
-    length += RECORD_BYTES + payloadBytes(blk);
+    length += RECORD_BYTES + payloadBytes(blk, blockLengthOf(size, blk.index));
   }
   const out = new Uint8Array(length);
   const view = new DataView(out.buffer);
@@ -102,19 +129,12 @@ export function encodeBitmap(size: number, total: number, blocks: readonly Encod
       o += RECORD_BYTES;
       continue;
     }
-    if (positionsBytes(blk.count) < words.length * 4) {
-      view.setUint8(o + 4, KIND_POSITIONS);
-      view.setUint32(o + 8, blk.count, true);
-      o += RECORD_BYTES;
-      for (let k = 0; k < words.length; k++) {
-        let w = words[k]!;
-        while (w !== 0) {
-          view.setUint16(o, k * 32 + ctz32(w), true);
-          o += 2;
-          w &= w - 1;
-        }
-      }
-      o = (o + 3) & ~3;
+    const blockLen = blockLengthOf(size, blk.index);
+    const kind = kindOf(blk, blockLen);
+    if (kind !== KIND_WORDS) {
+      view.setUint8(o + 4, kind);
+      view.setUint32(o + 8, kind === KIND_POSITIONS ? blk.count : blockLen - blk.count, true);
+      o = writePositions(view, o + RECORD_BYTES, words, blockLen, kind === KIND_POSITIONS ? 1 : 0);
     } else {
       view.setUint8(o + 4, KIND_WORDS);
       view.setUint32(o + 8, words.length, true);
@@ -205,12 +225,17 @@ export function decodeBitmap(bytes: Uint8Array): DecodedBitmap {
       count = 0;
       for (let k = 0; k < n; k++) count += popcount32(words[k]!);
       o += n * 4;
-    } else if (kind === KIND_POSITIONS) {
+    } else if (kind === KIND_POSITIONS || kind === KIND_HOLES) {
       if (n < 1 || n > blockLen)
         fail(`bytes: record ${r} position count must be in [1, ${blockLen}], got ${n}`, o - 4);
       const padded = positionsBytes(n);
       if (o + padded > end) fail(`bytes: truncated in record ${r} positions`, o);
       words = new Uint32Array(wordCount);
+      const holes = kind === KIND_HOLES;
+      if (holes) {
+        words.fill(0xffffffff);
+        if ((blockLen & 31) !== 0) words[wordCount - 1] = (1 << (blockLen & 31)) - 1;
+      }
       let last = -1;
       for (let i = 0; i < n; i++) {
         const p = view.getUint16(o + i * 2, true);
@@ -220,15 +245,15 @@ export function decodeBitmap(bytes: Uint8Array): DecodedBitmap {
             o + i * 2,
           );
         }
-        words[p >>> 5]! |= 1 << (p & 31);
+        words[p >>> 5]! ^= 1 << (p & 31);
         last = p;
       }
       for (let i = o + n * 2; i < o + padded; i++)
         if (bytes[i] !== 0) fail(`bytes: record ${r} padding must be 0`, i);
-      count = n;
+      count = holes ? blockLen - n : n;
       o += padded;
     } else {
-      fail(`bytes: record ${r} kind must be 1, 2 or 3, got ${kind}`, o - 8);
+      fail(`bytes: record ${r} kind must be 1, 2, 3 or 4, got ${kind}`, o - 8);
     }
     sum += count;
     blocks.push({ index, count, words });
