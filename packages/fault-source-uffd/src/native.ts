@@ -122,7 +122,8 @@ export function loadNative(): NativeBinding {
     });
     throw failure;
   }
-  const path = join(packageRoot, 'build', 'Release', ADDON_FILE);
+  // BGSNAP_UFFD_ADDON points at another build of the addon (debug builds; tests of this loader).
+  const path = process.env.BGSNAP_UFFD_ADDON || join(packageRoot, 'build', 'Release', ADDON_FILE);
   if (!existsSync(path)) {
     failure = explainMissing(path);
     throw failure;

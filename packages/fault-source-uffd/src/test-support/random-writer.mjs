@@ -7,11 +7,14 @@
 import { workerData } from 'node:worker_threads';
 import { TrackedMemory } from '../../dist/index.js';
 
-const { handle, control, id, seed } = workerData;
+// mode 'random': 16 random bytes at a random offset. mode 'counter': increment this writer's own
+// 32-bit counter at offset 4 * id of a random page, so the sum of counters equals the writes made.
+const { handle, control, id, seed, mode = 'random' } = workerData;
 const ctl = new Int32Array(control);
 const mem = TrackedMemory.attach(handle);
 const ps = mem.pageSize;
 const blocks = Array.from({ length: mem.blockCount }, (_, i) => mem.block(i));
+const words = blocks.map((b) => new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2));
 let x = seed >>> 0 || 1;
 function rnd() {
   x ^= x << 13;
@@ -30,10 +33,10 @@ for (;;) {
       for (let p = 0; p < mem.pageCount; p++) {
         const off = p * ps;
         const b = blocks[Math.floor(off / mem.blockSize)];
-        b[off % mem.blockSize] ^= 0;
         b[off % mem.blockSize] = b[off % mem.blockSize];
       }
     }
+    Atomics.store(ctl, 4 + id, writes);
     Atomics.store(ctl, 1 + id, 1);
     Atomics.notify(ctl, 1 + id);
     while (Atomics.load(ctl, 0) === 1 || Atomics.load(ctl, 0) === 3)
@@ -43,6 +46,12 @@ for (;;) {
   }
   const limit = Atomics.load(ctl, 3);
   const page = rnd() % limit;
+  if (mode === 'counter') {
+    const w = (page * ps) / 4 + id;
+    words[Math.floor(w / (mem.blockSize / 4))][w % (mem.blockSize / 4)]++;
+    if ((++writes & 63) === 0) Atomics.store(ctl, 4 + id, writes);
+    continue;
+  }
   const off = page * ps + (rnd() % (ps - 16));
   const b = blocks[Math.floor(off / mem.blockSize)];
   const o = off % mem.blockSize;

@@ -9,7 +9,13 @@ export class RandomWriters {
   readonly #workers: Worker[] = [];
   readonly #exited: Promise<unknown>[] = [];
 
-  constructor(memory: TrackedMemory, count: number, seed: number, pageLimit: number) {
+  constructor(
+    memory: TrackedMemory,
+    count: number,
+    seed: number,
+    pageLimit: number,
+    mode: 'random' | 'counter' = 'random',
+  ) {
     Atomics.store(this.#ctl, 3, pageLimit);
     for (let id = 0; id < count; id++) {
       const w = new Worker(WORKER_URL, {
@@ -18,6 +24,7 @@ export class RandomWriters {
           control: this.#ctl.buffer,
           id,
           seed: seed * 7919 + id * 104729 + 1,
+          mode,
         },
       });
       this.#exited.push(new Promise((resolve) => w.once('exit', resolve)));
@@ -33,6 +40,11 @@ export class RandomWriters {
     let n = 0;
     for (let i = 0; i < this.#workers.length; i++) n += Atomics.load(this.#ctl, 4 + i);
     return n;
+  }
+
+  /** Exact writes of writer `id` (valid while paused). */
+  writesOf(id: number): number {
+    return Atomics.load(this.#ctl, 4 + id);
   }
 
   /** Lets writers write pages `[0, limit)`. */
