@@ -1,2 +1,70 @@
 #!/usr/bin/env node
-export {};
+/**
+ * The `bgsnap` command line. Exit codes: 0 ok; 1 snapshot failed or verification found a problem;
+ * 2 bad input or usage (nothing written); 130 interrupted (memory released, no output kept).
+ */
+import { Command, CommanderError } from 'commander';
+import { registerFileCommands } from './commands/file-commands.js';
+import { registerRun } from './commands/run.js';
+import { EXIT } from './commands/shared.js';
+import { registerSim } from './commands/sim.js';
+import { BadInputError, SnapshotAbortedError } from './errors.js';
+
+/** Runs a command body and maps its outcome (or error) to an exit code. */
+async function run(fn: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await fn();
+  } catch (error) {
+    process.exitCode = exitCodeOf(error);
+    if (error instanceof SnapshotAbortedError) {
+      process.stderr.write(`bgsnap: ${error.message}\n`);
+    } else if (error instanceof BadInputError) {
+      process.stderr.write(`bgsnap: ${error.message}\n`);
+    } else {
+      const e = error as Error;
+      process.stderr.write(`bgsnap: ${e?.name ?? 'Error'}: ${e?.message ?? String(error)}\n`);
+      if (process.env.BGSNAP_DEBUG) process.stderr.write(`${e?.stack}\n`);
+    }
+  }
+}
+
+function exitCodeOf(error: unknown): number {
+  if (error instanceof SnapshotAbortedError) return EXIT.interrupted;
+  if (error instanceof BadInputError) return EXIT.usage;
+  const name = (error as Error | undefined)?.name ?? '';
+  // Typed configuration errors of the other packages are bad input too.
+  if (/^(LimiterConfigError|UnknownLimiterError|SimConfigError|SnapshotArgumentError)$/.test(name))
+    return EXIT.usage;
+  return EXIT.failed;
+}
+
+const program = new Command('bgsnap');
+program
+  .description(
+    'Point-in-time snapshots of live memory while it is being written (QEMU background-snapshot style).',
+  )
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 ok; 1 snapshot failed or verification mismatch; 2 bad input or usage (nothing written); 130 interrupted.',
+  );
+registerRun(program, run);
+registerSim(program, run);
+registerFileCommands(program, run);
+
+try {
+  if (process.argv.length <= 2) {
+    program.outputHelp({ error: true });
+    process.exitCode = EXIT.usage;
+  } else {
+    await program.parseAsync(process.argv);
+  }
+} catch (error) {
+  if (error instanceof CommanderError) {
+    const ok = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
+    process.exitCode = ok ? EXIT.ok : EXIT.usage;
+  } else {
+    throw error;
+  }
+}

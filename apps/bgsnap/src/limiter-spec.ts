@@ -2,60 +2,35 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
+  LIMITER_POLICIES,
   type LimiterPolicy,
-  latencyTarget,
-  parseBytes,
-  parseDuration,
-  parseRate,
-  threshold,
-  tokenBucket,
-  unlimited,
+  parseLimiterSpec,
+  parseLimiterSpecParts,
+  UnknownLimiterError,
 } from '@bgsnap/rate-limiter';
 import { BadInputError } from './errors.js';
 
 /**
- * A limiter described by data, so it can cross to a worker thread: `name[:key=value,...]` for a
- * built-in policy (e.g. `threshold:latencyNs=2ms`), or the path of a module that exports a policy
- * (`./my-policy.mjs`, optionally `./my-policy.mjs:key=value`).
+ * A limiter described by data, so it can cross to a worker thread: a `@bgsnap/rate-limiter` spec
+ * (`threshold`, `threshold:latency=2ms`, `token-bucket:rate=100MiB/s,burst=4MiB`, `a+b` for the most
+ * restrictive of several), or the path of a module that exports a policy (`./my-policy.mjs`,
+ * optionally `./my-policy.mjs:key=value,...` passed to its factory).
  */
 export type LimiterSpec = string;
 
-type Factory = (options: Record<string, unknown>) => LimiterPolicy;
-
-const BUILT_IN: Record<string, Factory> = {
-  unlimited: () => unlimited(),
-  threshold: (o) => threshold(o),
-  qemu: (o) => threshold(o),
-  'token-bucket': (o) => tokenBucket(o as never),
-  'latency-target': (o) => latencyTarget(o),
-};
-
-/** Names `--limiter` accepts besides module paths. `qemu` is an alias of `threshold`. */
-export const KNOWN_LIMITERS: readonly string[] = Object.keys(BUILT_IN);
+/** Canonical names of the built-in policies (aliases such as `qemu` are accepted too). */
+export const KNOWN_LIMITERS: readonly string[] = LIMITER_POLICIES.map((p) => p.name);
 
 /** The default policy: the faithful port of the QEMU patch's `limit_scan_rate`. */
 export const DEFAULT_LIMITER: LimiterSpec = 'threshold';
 
-function parseValue(key: string, raw: string, policy: string): unknown {
-  if (raw === 'true' || raw === 'false') return raw === 'true';
-  if (/Ns$/.test(key)) return parseDuration(raw, policy, key);
-  if (/PerSecond$/.test(key)) return parseRate(raw, policy, key);
-  if (/Bytes$/.test(key)) return parseBytes(raw, policy, key);
-  const n = Number(raw);
-  return raw.trim() !== '' && Number.isFinite(n) ? n : raw;
-}
-
-function parseOptions(text: string | undefined, policy: string): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
-  if (!text) return options;
-  for (const part of text.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0)
-      throw new BadInputError('--limiter', `option '${part}' of '${policy}' must look like key=value`);
-    const key = part.slice(0, eq).trim();
-    options[key] = parseValue(key, part.slice(eq + 1).trim(), policy);
+function parseModuleOptions(text: string | undefined, path: string): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    return parseLimiterSpecParts(`module:${text}`)[0]?.options ?? {};
+  } catch (error) {
+    throw new BadInputError('--limiter', `options of ${path}: ${(error as Error).message}`);
   }
-  return options;
 }
 
 function isModulePath(name: string): boolean {
@@ -109,21 +84,22 @@ export async function resolveLimiter(
       throw new BadInputError('--limiter', `cannot load policy module ${path}: ${(error as Error).message}`);
     }
     const exported = mod.default ?? mod.policy ?? mod.createPolicy;
-    const options = parseOptions(optionText, path);
-    const value = typeof exported === 'function' ? (exported as Factory)(options) : exported;
+    const options = parseModuleOptions(optionText, path);
+    const value =
+      typeof exported === 'function'
+        ? (exported as (options: Record<string, unknown>) => LimiterPolicy)(options)
+        : exported;
     return checkPolicy(value, `the default export of ${path}`);
   }
-  const factory = BUILT_IN[name];
-  if (!factory) {
-    throw new BadInputError(
-      '--limiter',
-      `unknown policy '${name}'; known policies: ${KNOWN_LIMITERS.join(', ')} (or the path of a module exporting a policy)`,
-    );
-  }
   try {
-    return factory(parseOptions(optionText, name));
+    return parseLimiterSpec(spec);
   } catch (error) {
-    if (error instanceof BadInputError) throw error;
+    if (error instanceof UnknownLimiterError) {
+      throw new BadInputError(
+        '--limiter',
+        `unknown policy in '${spec}'; known policies: ${error.known.join(', ')} (or the path of a module exporting a policy)`,
+      );
+    }
     throw new BadInputError('--limiter', (error as Error).message);
   }
 }

@@ -1,1 +1,91 @@
-export {};
+/**
+ * Worker entry of the `bgsnap run` demo writers: attaches to the tracked memory by handle and writes
+ * 8 bytes at a time into pages chosen by a pattern, at a paced rate, timing every write (a write to a
+ * protected page blocks inside the store until the save loop releases it).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { TrackedMemory, type TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
+import { createLatencyHistogram, encodeHistogram, recordLatency } from './save-loop/latency-histogram.js';
+import { CTRL, type WriterResult, type WriterWorkerData } from './workload/writer-protocol.js';
+
+const data = workerData as WriterWorkerData;
+const ctrl = new Int32Array(data.control);
+const memory = TrackedMemory.attach(data.handle as TrackedMemoryHandle);
+const blocks: BigUint64Array[] = [];
+for (let i = 0; i < memory.blockCount; i++) {
+  const b = memory.block(i);
+  blocks.push(new BigUint64Array(b.buffer, b.byteOffset, b.byteLength >>> 3));
+}
+const wordsPerBlock = memory.blockSize / 8;
+const pageCount = data.byteLength / data.pageSize;
+const wordsPerPage = data.pageSize / 8;
+const histogram = createLatencyHistogram();
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+let x = (data.seed * 2654435761 + data.index * 97 + 1) >>> 0 || 1;
+const rand = (): number => {
+  // xorshift32: cheap and allocation-free
+  x ^= x << 13;
+  x >>>= 0;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  x >>>= 0;
+  return x;
+};
+const hotPages = Math.max(1, Math.floor(pageCount / 10));
+let sequential = Math.floor((pageCount / 4) * data.index) % pageCount;
+const nextPage = (): number => {
+  switch (data.pattern) {
+    case 'hot':
+      // 90 % of writes go to the first 10 % of pages.
+      return rand() % 10 < 9 ? rand() % hotPages : rand() % pageCount;
+    case 'sequential':
+      sequential = sequential + 1 === pageCount ? 0 : sequential + 1;
+      return sequential;
+    default:
+      return rand() % pageCount;
+  }
+};
+
+const intervalNs = data.rate > 0 ? 1e9 / data.rate : 0;
+let writes = 0;
+let value = BigInt(data.index + 1) << 56n;
+let due = performance.now() * 1e6;
+
+for (;;) {
+  const command = Atomics.load(ctrl, CTRL.command);
+  if (command === 2) break;
+  if (command === 1) {
+    Atomics.add(ctrl, CTRL.parked, 1);
+    Atomics.notify(ctrl, CTRL.parked);
+    while (Atomics.load(ctrl, CTRL.command) === 1) Atomics.wait(ctrl, CTRL.command, 1, 50);
+    Atomics.sub(ctrl, CTRL.parked, 1);
+    due = performance.now() * 1e6;
+    continue;
+  }
+  if (intervalNs > 0) {
+    const now = performance.now() * 1e6;
+    if (due - now > 1e6) {
+      // Sleep in ≥1 ms slices and write in bursts: finer sleeps are not reliable.
+      Atomics.wait(sleeper, 0, 0, Math.floor((due - now) / 1e6));
+      continue;
+    }
+    if (now - due > 1e9) due = now; // do not try to catch up after a long stall
+    due += intervalNs;
+  }
+  const page = nextPage();
+  const word = page * wordsPerPage + (rand() % wordsPerPage);
+  const block = blocks[Math.floor(word / wordsPerBlock)]!;
+  value++;
+  const recording = Atomics.load(ctrl, CTRL.recording) === 1;
+  const t0 = performance.now();
+  block[word % wordsPerBlock] = value;
+  const t1 = performance.now();
+  if (recording) recordLatency(histogram, (t1 - t0) * 1e6);
+  writes++;
+  Atomics.add(ctrl, CTRL.counts + data.index, 1);
+}
+
+const result: WriterResult = { index: data.index, writes, histogram: encodeHistogram(histogram) };
+memory.release();
+parentPort!.postMessage(result);

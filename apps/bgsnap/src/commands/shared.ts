@@ -1,0 +1,192 @@
+import { closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseBytes } from '@bgsnap/rate-limiter';
+import cliProgress from 'cli-progress';
+import { BadInputError } from '../errors.js';
+import { formatSize } from '../report/format-report.js';
+import type { SnapshotProgress } from '../save-loop/types.js';
+
+/** Exit codes of every `bgsnap` command. */
+export const EXIT = {
+  /** Success. */
+  ok: 0,
+  /** The snapshot failed, or verification found a mismatch / an invalid stream. */
+  failed: 1,
+  /** Bad input or usage: nothing was written. */
+  usage: 2,
+  /** Interrupted (SIGINT): memory released, no output kept. */
+  interrupted: 130,
+} as const;
+
+/** Parses a size such as `64MiB`, `1GiB` or `4096` (bytes), within `[min, max]` and a multiple of `multiple`. */
+export function parseSize(option: string, text: string, min: number, max: number, multiple = 1): number {
+  let bytes: number;
+  try {
+    bytes = parseBytes(text, 'bgsnap', option);
+  } catch {
+    throw new BadInputError(option, `expected a size such as 64MiB, 1GiB or 4096, got '${text}'`);
+  }
+  if (!Number.isSafeInteger(bytes) || bytes < min || bytes > max || bytes % multiple !== 0) {
+    throw new BadInputError(
+      option,
+      `must be ${multiple > 1 ? `a multiple of ${formatSize(multiple)} ` : ''}from ${formatSize(min)} to ${formatSize(max)}, got '${text}'`,
+    );
+  }
+  return bytes;
+}
+
+/** Parses an integer in `[min, max]`. */
+export function parseInteger(option: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new BadInputError(option, `must be an integer from ${min} to ${max}, got '${text}'`);
+  }
+  return n;
+}
+
+/** Parses a count per second such as `20000`, `20k` or `1.5M` (an optional `/s`). */
+export function parsePerSecond(option: string, text: string, max: number): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*(?:\/s)?\s*$/.exec(text);
+  const n = m ? Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1e3 : 1e6) : Number.NaN;
+  if (!Number.isFinite(n) || n < 0 || n > max) {
+    throw new BadInputError(
+      option,
+      `must be a rate from 0 to ${max} per second such as 20000, 20k or 1.5M, got '${text}'`,
+    );
+  }
+  return Math.round(n);
+}
+
+/** Checks a choice. */
+export function parseChoice<T extends string>(option: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new BadInputError(option, `must be one of ${choices.join(', ')}, got '${text}'`);
+  }
+  return text as T;
+}
+
+/**
+ * Checks that `path` can be created: its folder exists and accepts a new file (probed by creating and
+ * removing one, which also catches read-only mounts and root-owned folders), and `path` is not a folder.
+ */
+export function checkOutputPath(option: string, path: string, { overwrite = true } = {}): string {
+  const full = resolve(path);
+  const dir = dirname(full);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new BadInputError(option, `folder ${dir} does not exist`);
+  }
+  if (existsSync(full)) {
+    if (statSync(full).isDirectory()) throw new BadInputError(option, `${full} is a folder`);
+    if (!overwrite) throw new BadInputError(option, `${full} exists (pass --force to overwrite)`);
+  }
+  const probe = join(dir, `.bgsnap-probe-${process.pid}-${Date.now()}`);
+  try {
+    closeSync(openSync(probe, 'wx', 0o600));
+    unlinkSync(probe);
+  } catch (error) {
+    throw new BadInputError(
+      option,
+      `cannot write in ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  return full;
+}
+
+/** Checks that an input file exists and is a file. */
+export function checkInputFile(option: string, path: string): string {
+  const full = resolve(path);
+  if (!existsSync(full)) throw new BadInputError(option, `${full} does not exist`);
+  if (!statSync(full).isFile()) throw new BadInputError(option, `${full} is not a file`);
+  return full;
+}
+
+/** Shows progress: a bar on a TTY, a plain line at most every second otherwise, nothing when quiet. */
+export interface ProgressDisplay {
+  update(progress: SnapshotProgress): void;
+  stop(): void;
+}
+
+/** Creates the progress display for stderr. */
+export function createProgressDisplay(options: {
+  quiet: boolean;
+  stream?: NodeJS.WriteStream;
+}): ProgressDisplay {
+  const stream = options.stream ?? process.stderr;
+  if (options.quiet) return { update() {}, stop() {} };
+  const startedAt = performance.now();
+  const rateOf = (p: SnapshotProgress): number => {
+    const s = (performance.now() - startedAt) / 1e3;
+    return s > 0 ? p.savedBytes / s : 0;
+  };
+  if (stream.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format:
+          ' {bar} {percentage}% | {saved} of {total} | {rate}/s | ETA {eta_formatted} | {faults} faults',
+        hideCursor: true,
+        clearOnComplete: true,
+        etaBuffer: 20,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(p) {
+        const payload = {
+          saved: formatSize(p.savedBytes),
+          total: formatSize(p.totalBytes),
+          rate: formatSize(rateOf(p)),
+          faults: p.pagesFaulted,
+        };
+        if (!started) {
+          bar.start(p.totalBytes, p.savedBytes, payload);
+          started = true;
+        } else bar.update(p.savedBytes, payload);
+      },
+      stop() {
+        if (started) bar.stop();
+      },
+    };
+  }
+  let lastLine = Number.NEGATIVE_INFINITY;
+  return {
+    update(p) {
+      const now = performance.now();
+      if (now - lastLine < 1000 && p.savedPages !== p.totalPages) return;
+      lastLine = now;
+      const pct = p.totalPages > 0 ? ((100 * p.savedPages) / p.totalPages).toFixed(1) : '100.0';
+      stream.write(
+        `progress ${pct}% ${formatSize(p.savedBytes)} of ${formatSize(p.totalBytes)}, ${formatSize(rateOf(p))}/s, ${p.pagesFaulted} faulted pages\n`,
+      );
+    },
+    stop() {},
+  };
+}
+
+/**
+ * An AbortSignal that fires on the first SIGINT/SIGTERM; a second one exits at once with code 130.
+ * Call `dispose()` when done.
+ */
+export function interruptSignal(): { signal: AbortSignal; dispose(): void; interrupted(): boolean } {
+  const controller = new AbortController();
+  let count = 0;
+  const handler = (sig: NodeJS.Signals): void => {
+    count++;
+    if (count > 1) process.exit(EXIT.interrupted);
+    process.stderr.write(
+      `\nbgsnap: ${sig} received, cancelling (memory is released, no output is kept)...\n`,
+    );
+    controller.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    interrupted: () => count > 0,
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}

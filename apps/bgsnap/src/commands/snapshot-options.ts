@@ -1,0 +1,66 @@
+import type { SnapshotCompression } from '@bgsnap/stream-writer';
+import type { Command } from 'commander';
+import { BadInputError } from '../errors.js';
+import { DEFAULT_LIMITER, KNOWN_LIMITERS } from '../limiter-spec.js';
+import { checkOutputPath, parseChoice, parseInteger } from './shared.js';
+
+/** Raw (string) options every snapshotting command takes. */
+export interface RawSnapshotOptions {
+  out?: string;
+  limiter: string;
+  mode: string;
+  compression: string;
+  batchPages: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+/** The same, validated. */
+export interface SnapshotCliOptions {
+  out: string | undefined;
+  limiter: string;
+  mode: 'plain' | 'copy-on-fault';
+  compression: SnapshotCompression;
+  batchPages: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** Adds the shared snapshot options to a command. */
+export function addSnapshotOptions(cmd: Command): Command {
+  return cmd
+    .option('--out <path>', 'snapshot file to write (default: a file in a new temporary folder)')
+    .option(
+      '--limiter <spec>',
+      `rate-limiting policy: ${KNOWN_LIMITERS.join(' | ')}, with options as name:key=value,... (e.g. threshold:latencyNs=2ms), or the path of a module exporting a policy`,
+      DEFAULT_LIMITER,
+    )
+    .option('--mode <mode>', 'plain | copy-on-fault', 'plain')
+    .option('--compression <c>', 'none | zstd | zstd:<level>', 'none')
+    .option('--batch-pages <n>', 'pages per linear-scan step (1..65536)', '64')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--no-progress', 'no progress bar or progress lines on stderr');
+}
+
+function parseCompression(text: string): SnapshotCompression {
+  if (text === 'none' || text === 'zstd') return text;
+  const m = /^zstd:(-?\d+)$/.exec(text);
+  if (m) {
+    const level = Number(m[1]);
+    if (level >= 1 && level <= 19) return { zstd: { level } };
+  }
+  throw new BadInputError('--compression', `must be none, zstd or zstd:<level 1..19>, got '${text}'`);
+}
+
+/** Validates the shared snapshot options (the output folder is probed, nothing is left behind). */
+export function parseSnapshotOptions(raw: RawSnapshotOptions): SnapshotCliOptions {
+  return {
+    out: raw.out === undefined ? undefined : checkOutputPath('--out', raw.out),
+    limiter: raw.limiter,
+    mode: parseChoice('--mode', raw.mode, ['plain', 'copy-on-fault'] as const),
+    compression: parseCompression(raw.compression),
+    batchPages: parseInteger('--batch-pages', raw.batchPages, 1, 65536),
+    json: raw.json === true,
+    quiet: raw.progress === false,
+  };
+}
