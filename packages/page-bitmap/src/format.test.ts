@@ -85,12 +85,19 @@ describe('BGPB v1 format', () => {
   });
 
   it('rejects every truncation and every single-byte corruption', () => {
-    const bm = new PageBitmap(140_000);
-    bm.setRange(60_000, 70_000);
-    bm.set(139_999);
-    for (let i = 0; i < 200; i++) bm.set(i * 7);
+    // One record of each kind: positions (block 0), all set (block 1), holes (block 2), raw words (block 3).
+    const bm = new PageBitmap(4 * 65_536 - 5);
+    for (let i = 0; i < 40; i++) bm.set(i * 7);
+    bm.setRange(65_536, 3 * 65_536);
+    bm.clear(2 * 65_536 + 3);
+    for (let i = 3 * 65_536; i < 3 * 65_536 + 40_000; i += 2) bm.set(i);
     const bytes = bm.toBytes();
-    for (let n = 0; n < bytes.length; n++) decodeError(bytes.subarray(0, n));
+    const kindAt = [28 + 4, 28 + 12 + 80 + 4, 28 + 12 + 80 + 12 + 4, 28 + 12 + 80 + 12 + 12 + 4 + 4];
+    expect(kindAt.map((o) => bytes[o])).toEqual([3, 1, 4, 2]);
+    expect(PageBitmap.fromBytes(bytes).equals(bm)).toBe(true);
+    for (let n = 0; n < 200; n++) decodeError(bytes.subarray(0, n));
+    for (let n = 200; n < bytes.length; n += 97) decodeError(bytes.subarray(0, n));
+    decodeError(bytes.subarray(0, bytes.length - 1));
     fc.assert(
       fc.property(fc.nat(bytes.length - 1), fc.integer({ min: 1, max: 255 }), (at, x) => {
         const bad = bytes.slice();
