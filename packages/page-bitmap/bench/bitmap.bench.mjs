@@ -350,8 +350,51 @@ function hotOps(variant) {
   }
 }
 
+/** The sparse layout at the 2^32-page maximum: one bit set at the very end, found via the summary. */
+function huge() {
+  const size = 2 ** 32;
+  const bm = new PageBitmap(size);
+  bm.set(size - 1);
+  row(
+    'huge',
+    'PageBitmap(2^32), one bit at the end: nextSet(0)',
+    perCallNs(() => (sink += bm.nextSet(0)), 2000),
+    {
+      memory: bm.memoryBytes(),
+    },
+  );
+  row(
+    'huge',
+    'PageBitmap(2^32), one bit at the end: forEachRun over all',
+    perCallNs(() => bm.forEachRun(() => {}), 2000),
+    {
+      memory: bm.memoryBytes(),
+    },
+  );
+  bm.fill(true);
+  bm.clear(size - 1);
+  row(
+    'huge',
+    'PageBitmap(2^32), all set but the last: nextClear(0)',
+    perCallNs(() => (sink += bm.nextClear(0)), 2000),
+    {
+      memory: bm.memoryBytes(),
+    },
+  );
+  row(
+    'huge',
+    'PageBitmap(2^32), all set but the last: toBytes()',
+    perCallNs(() => (sink += bm.toBytes().length), 20),
+    {
+      memory: bm.memoryBytes(),
+      bytes: bm.toBytes().length,
+    },
+  );
+}
+
 function runJob(job) {
-  if (job.group === 'words') wordComparison();
+  if (job.group === 'huge') huge();
+  else if (job.group === 'words') wordComparison();
   else if (job.group === 'scan') scans(job.variant, job.size);
   else hotOps(job.variant);
   process.stdout.write(JSON.stringify(rows));
@@ -367,6 +410,7 @@ const t0 = Date.now();
 const VARIANTS = ['naive', 'PageBitmap', 'AtomicPageBitmap'];
 const jobs = [{ group: 'words' }];
 for (const size of SIZES) for (const variant of VARIANTS) jobs.push({ group: 'scan', variant, size });
+jobs.push({ group: 'huge' });
 for (const variant of VARIANTS) jobs.push({ group: 'hot', variant });
 for (const job of jobs) {
   const args = [fileURLToPath(import.meta.url), '--job', JSON.stringify(job)];
@@ -415,6 +459,13 @@ for (const r of rows.filter((r) => r.group === 'scan')) {
   console.log(
     `| ${r.size.toLocaleString('en')} | ${r.density * 100}% | ${r.name} | ${fmt(r.nsPerOp)} | ${per} | ${ratio} | ${target} | ${result} |`,
   );
+}
+console.log('\n## 2^32 pages (16 TiB of 4 KiB pages), sparse\n');
+console.log('| operation | time | storage allocated |');
+console.log('|---|---:|---:|');
+for (const r of rows.filter((r) => r.group === 'huge')) {
+  const extra = r.bytes === undefined ? '' : ` (${r.bytes} bytes out)`;
+  console.log(`| ${r.name}${extra} | ${fmt(r.nsPerOp)} | ${(r.memory / 2 ** 20).toFixed(2)} MiB |`);
 }
 console.log('\n## Single-bit operations, random indices over 4,194,304 pages (ns/op)\n');
 console.log('| operation | ns/op | vs naive byte store |');
