@@ -108,7 +108,7 @@ describe('round trip', () => {
           // No sink write exceeds a batch unless a single page record does.
           const largestPage = Math.max(...regions.map((r) => r.pageSize));
           for (const c of sink.chunks)
-            expect(c.length).toBeLessThanOrEqual(Math.max(batchBytes, largestPage + 24, 4096));
+            expect(c.length).toBeLessThanOrEqual(Math.max(batchBytes, largestPage) + 24);
         },
       ),
       { numRuns: 60 },

@@ -41,7 +41,10 @@ export interface SnapshotWriterOptions {
   clock?: { now(): number };
   /** Compression of data pages. Default `'none'`. */
   compression?: SnapshotCompression;
-  /** Size of each sink write in bytes, in [4096, 2^30]. Default 1 MiB. */
+  /**
+   * Target size of each sink write in bytes, in [4096, 2^30]. Default 1 MiB. A write may exceed it by
+   * one record header (24 bytes), or be one page plus 24 bytes when a page is larger.
+   */
   batchBytes?: number;
   /** Buffered bytes at or above which `needsDrain` is true, ≥ batchBytes. Default 8 MiB. */
   highWaterMark?: number;
@@ -337,10 +340,8 @@ class Writer implements SnapshotWriter {
     this.pageCounts = regions.map((r) => r.pageCount);
     this.totalPages = this.pageCounts.reduce((a, b) => a + b, 0);
     // Records never exceed a batch (unless one page does), so each sink write is about batchBytes.
-    this.maxRecordBytes = Math.max(
-      Math.min(DEFAULT_MAX_RECORD_BYTES, batchBytes - RECORD_OVERHEAD),
-      ...this.pageSizes,
-    );
+    const batchPow2 = 2 ** Math.floor(Math.log2(batchBytes));
+    this.maxRecordBytes = Math.max(Math.min(DEFAULT_MAX_RECORD_BYTES, batchPow2), ...this.pageSizes);
     this.seen = new PageSet(this.pageCounts);
     this.zeroBuf = Buffer.alloc(Math.min(this.maxRecordBytes, 1 << 20));
     this.codec = level > 0 ? zstdCodec() : undefined;
@@ -429,23 +430,28 @@ class Writer implements SnapshotWriter {
     this.seen.mark(region, first, count);
     this.pages += count;
     this.bytesIn += length;
-    const src = Buffer.from(data.buffer, data.byteOffset, length);
     try {
-      if (this.isZero(src, 0, length)) {
+      if (count === 1) {
+        if (this.isZero(data, 0, length)) this.emitZero(region, first, 1, pageSize);
+        else this.emitData(region, first, data, 0, 1, pageSize);
+        return;
+      }
+      // Whole run first: one memcmp settles the common all-zero case.
+      if (this.isZero(data, 0, length)) {
         this.emitZero(region, first, count, pageSize);
         return;
       }
       let runStart = 0;
-      let runZero = this.isZero(src, 0, pageSize);
+      let runZero = this.isZero(data, 0, pageSize);
       for (let i = 1; i < count; i++) {
-        const zero = this.isZero(src, i * pageSize, pageSize);
+        const zero = this.isZero(data, i * pageSize, pageSize);
         if (zero !== runZero) {
-          this.emitRun(region, first, src, runStart, i, runZero, pageSize);
+          this.emitRun(region, first, data, runStart, i, runZero, pageSize);
           runStart = i;
           runZero = zero;
         }
       }
-      this.emitRun(region, first, src, runStart, count, runZero, pageSize);
+      this.emitRun(region, first, data, runStart, count, runZero, pageSize);
     } catch (error) {
       // Only the codec can throw here; the stream state is unknown, so the snapshot cannot go on.
       this.fail(error);
@@ -453,11 +459,17 @@ class Writer implements SnapshotWriter {
     }
   }
 
-  /** memcmp against a shared zero buffer: a few ns per KiB in C++, far cheaper than a JS loop. */
-  private isZero(src: Buffer, offset: number, length: number): boolean {
+  /**
+   * Zero-page test. A data page almost always has a non-zero byte among its first, middle or last
+   * words, found by three reads; only pages that pass get the full memcmp against a shared zero buffer
+   * (a C++ memcmp, far faster than a JS loop).
+   */
+  private isZero(src: Uint8Array, offset: number, length: number): boolean {
+    const end = offset + length;
+    if (src[offset] !== 0 || src[end - 1] !== 0 || src[offset + (length >>> 1)] !== 0) return false;
     const zero = this.zeroBuf;
     const step = zero.length;
-    for (let o = offset, end = offset + length; o < end; o += step) {
+    for (let o = offset; o < end; o += step) {
       const n = Math.min(step, end - o);
       if (zero.compare(src, o, o + n, 0, n) !== 0) return false;
     }
@@ -467,7 +479,7 @@ class Writer implements SnapshotWriter {
   private emitRun(
     region: number,
     first: number,
-    src: Buffer,
+    src: Uint8Array,
     from: number,
     to: number,
     zero: boolean,
@@ -525,7 +537,7 @@ class Writer implements SnapshotWriter {
   private emitData(
     region: number,
     first: number,
-    src: Buffer,
+    src: Uint8Array,
     offset: number,
     count: number,
     pageSize: number,
@@ -555,7 +567,7 @@ class Writer implements SnapshotWriter {
       n = Math.min(n, room);
       const bytes = n * pageSize;
       this.writeRecordHeader(0, region, first + done, n, bytes);
-      src.copy(this.batch, this.pos + RECORD_HEADER_BYTES, start, start + bytes);
+      this.batch.set(src.subarray(start, start + bytes), this.pos + RECORD_HEADER_BYTES);
       this.sealRecord(bytes);
       done += n;
     }

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +151,7 @@ describe('fdSink', () => {
     const fifo = join(dir, 'fifo-epipe');
     spawnSync('mkfifo', [fifo]);
     const head = spawn('sh', ['-c', `head -c 1000 "${fifo}" > /dev/null`]);
+    const exited = new Promise((resolve) => head.on('exit', resolve));
     const fd = openSync(fifo, 'w');
     try {
       const err = await writeUntilFailure(fdSink(fd));
@@ -158,6 +159,7 @@ describe('fdSink', () => {
     } finally {
       closeSync(fd);
     }
+    expect(await exited).toBe(0);
   });
 
   it('writes a snapshot to stdout of a child process (fd 1)', async () => {
