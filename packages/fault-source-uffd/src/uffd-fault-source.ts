@@ -10,7 +10,7 @@ import {
 } from '@bgsnap/fault-source';
 import { native } from './errors.js';
 import { loadNative, type NativeBinding, type NativeSession, type NativeStats } from './native.js';
-import { MAX_VIEW_BYTES, type TrackedMemory, tokenOf } from './tracked-memory.js';
+import { MAX_VIEW_BYTES, TrackedMemory, tokenOf } from './tracked-memory.js';
 
 /**
  * How faults are served.
@@ -191,8 +191,9 @@ export class UffdFaultSource implements FaultSource {
       memories.add(r.memory);
     });
     this.mode = mode;
-    this.#memories = regions.map((r) => r.memory);
-    const tokens = this.#memories.map((m) => tokenOf(m));
+    const tokens = regions.map((r) => tokenOf(r.memory));
+    // Private references: the source's views stay valid when the caller releases its TrackedMemory.
+    this.#memories = regions.map((r) => TrackedMemory.attach(r.memory.handle));
     this.#session = native(() =>
       this.#binding.sessionCreate(
         {
@@ -362,6 +363,7 @@ export class UffdFaultSource implements FaultSource {
     this.#state = 'stopped';
     live.delete(this);
     this.#finalStats = this.#binding.sessionStop(this.#session);
+    for (const m of this.#memories) m.release();
     this.#startDone?.();
     for (const w of [...this.#waiters]) w();
   }
