@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareSnapshot, fileSink } from '@bgsnap/stream-writer';
@@ -78,5 +78,6 @@ describe('snapshotOnThisThread', () => {
     await expect(promise).rejects.toThrow(SnapshotAbortedError);
     expect(source.state).toBe('stopped');
     expect(readdirSync(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

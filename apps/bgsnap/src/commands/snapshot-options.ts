@@ -32,7 +32,7 @@ export function addSnapshotOptions(cmd: Command): Command {
     .option('--out <path>', 'snapshot file to write (default: a file in a new temporary folder)')
     .option(
       '--limiter <spec>',
-      `rate-limiting policy: ${KNOWN_LIMITERS.join(' | ')}, with options as name:key=value,... (e.g. threshold:latencyNs=2ms), or the path of a module exporting a policy`,
+      `rate-limiting policy: ${KNOWN_LIMITERS.join(' | ')}, with options as name:key=value,... (e.g. threshold:latency=2ms), or the path of a module exporting a policy`,
       DEFAULT_LIMITER,
     )
     .option('--mode <mode>', 'plain | copy-on-fault', 'plain')
