@@ -1,11 +1,19 @@
 /**
  * @bgsnap/rate-limiter/conformance: the policy conformance rules as plain functions, usable from any
- * test runner (or none). `./testing` re-exports them with a vitest wrapper.
+ * test runner (or none), and the synthetic latency model. `./testing` re-exports both and adds the
+ * vitest wrapper.
  * @packageDocumentation
  */
 import fc from 'fast-check';
 import { MAX_WAIT_NS } from './constants.js';
 import type { LimiterContext, LimiterDecision, LimiterPolicy } from './types.js';
+
+export {
+  type LatencyModelOptions,
+  type LatencyModelResult,
+  runLatencyModel,
+  type StallProfile,
+} from './latency-model.js';
 
 /** Makes a fresh, un-started policy; called many times per check. */
 export type LimiterPolicyFactory = () => LimiterPolicy;

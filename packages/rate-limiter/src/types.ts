@@ -37,9 +37,10 @@ export interface FaultObservation {
  * A policy's answer to "what now?": first wait up to `waitNs` for write faults (serving any that
  * arrive), then send up to `scanPages` linear-scan pages.
  *
- * Both fields are finite and non-negative integers (`scanPages` may be `Infinity`-free large numbers; the
- * save loop caps it to its batch size). A decision of `{ scanPages: 0, waitNs: 0 }` is illegal: the
- * scan would never progress.
+ * Both fields are finite, non-negative integers. "No limit" is `scanPages: SCAN_UNLIMITED`
+ * (`Number.MAX_SAFE_INTEGER`; the save loop caps it to its batch size). Built-in policies never ask
+ * for more than `MAX_WAIT_NS` (1 s), the bound the conformance suite checks by default. A decision of
+ * `{ scanPages: 0, waitNs: 0 }` is illegal: the scan would never progress.
  */
 export interface LimiterDecision {
   /** Linear-scan pages the save loop may send now. */
@@ -64,13 +65,22 @@ export interface LimiterPolicy {
   start(context: LimiterContext): void;
   /** A write fault was serviced (its page saved and released). */
   onFault(observation: FaultObservation): void;
-  /** The linear scan sent `pages` pages (`bytes` bytes after encoding) at time `now`. */
+  /**
+   * The linear scan sent `pages` pages at time `now`. `bytes` is what they added to the stream writer;
+   * the save loop may pass raw bytes (`pages × pageSize`). Policies that compare it with
+   * {@link LimiterPolicy.onSinkWrite}'s bytes must tolerate the difference made by zero pages and
+   * compression.
+   */
   onScan(now: number, pages: number, bytes: number): void;
   /** A sink write of `bytes` completed at `now` after being blocked for `blockedNs`. */
   onSinkWrite(now: number, bytes: number, blockedNs: number): void;
   /**
    * What to do next, at time `now`, with `pendingFaults` fault events known to be waiting (0 when the
    * loop has just drained the queue). Must be cheap: it runs between every scan step.
+   *
+   * The save loop acts on each decision before asking again (it performs a returned wait, ended early
+   * only by faults, which it reports through `onFault`). A policy may rely on that: the QEMU port, for
+   * one, counts a returned wait as the poll it stands for.
    */
   decide(now: number, pendingFaults: number): LimiterDecision;
 }
