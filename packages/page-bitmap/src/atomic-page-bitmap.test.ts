@@ -95,6 +95,24 @@ describe('AtomicPageBitmap', () => {
     expect(bm.setRange(0, 100)).toBe(60);
   });
 
+  it('forEachRun stops when the callback returns false, including on a run open at the end', () => {
+    const bm = new AtomicPageBitmap(100);
+    bm.setRange(10, 20);
+    bm.setRange(90, 100);
+    const seen: number[] = [];
+    bm.forEachRun((s) => {
+      seen.push(s);
+      return false;
+    });
+    expect(seen).toEqual([10]);
+    seen.length = 0;
+    bm.forEachRun((s) => {
+      seen.push(s);
+      return false;
+    }, 50);
+    expect(seen).toEqual([90]);
+  });
+
   it('converts to and from PageBitmap with the same bits', () => {
     const pb = new PageBitmap(131_073);
     pb.setRange(65_000, 70_000);

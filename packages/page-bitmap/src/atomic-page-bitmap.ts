@@ -19,7 +19,6 @@ import {
   popcount32,
   type RunCallback,
   runsInWords,
-  STOPPED,
   wordRuns,
 } from './word-ops.js';
 
@@ -380,7 +379,8 @@ export class AtomicPageBitmap implements ReadonlyPageBitmap {
     checkRange(start, end, this.size);
     if (start === end) return;
     const open = runsInWords(this.view, start, end - 1, 0, -1, cb);
-    if (open >= 0 && open !== STOPPED) cb(open, end - open);
+    // STOPPED (-2) means the callback asked to stop: no final run.
+    if (open >= 0) cb(open, end - open);
   }
 
   /** Iterates the runs of set bits within `[start, end)` as `[start, length]` tuples. */
