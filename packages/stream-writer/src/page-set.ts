@@ -5,7 +5,9 @@
  * a huge region costs nothing until records actually name its pages, and each record can allocate at
  * most a couple of chunks.
  */
-const CHUNK_SHIFT = 15; // 32 Ki pages per chunk: 4 KiB of bitmap
+// 1 Ki pages per chunk (128 bytes of bitmap): small, so a crafted stream of tiny records each naming
+// a new chunk can make the reader allocate only a few bytes per byte it reads.
+const CHUNK_SHIFT = 10;
 const CHUNK_PAGES = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_PAGES - 1;
 
