@@ -14,8 +14,9 @@ export interface ReferenceSaveLoopOptions {
   /** Sink writes in flight before the loop waits for the oldest. Default 8. */
   readonly maxInFlight?: number;
   /**
-   * Copy scanned pages before handing them to the sink. Needed for sinks that keep the chunk after
-   * `write()` returns (real ones); the simulated sink does not, so the default is false.
+   * Hand the sink real page bytes (copied, so the sink may keep them). Default false: the sink gets
+   * zero-filled chunks of the right length, which is all the simulated sink looks at and keeps the
+   * loop free of per-page copies. Set it for real sinks.
    */
   readonly copy?: boolean;
   /** Called with every saved run of pages before it is released (for example an oracle's `checkPages`). */
@@ -37,7 +38,8 @@ export interface ReferenceSaveLoopResult {
 
 /**
  * A minimal QEMU-style save loop without a rate limiter: faulted pages first, then the linear scan in
- * batches, every page once, sink backpressure by a bound on writes in flight. It exists to drive the
+ * batches, every page once; saved pages are handed to the sink in chunks of about `batchPages` pages,
+ * with backpressure by a bound on writes in flight. It exists to drive the
  * simulator in benchmarks and tests; the product's save loop (with limiters, a stream format and
  * reports) is in the `bgsnap` app.
  */
@@ -69,39 +71,48 @@ export async function runReferenceSaveLoop(
   let bytes = 0;
   let claimRefusals = 0;
   const inFlight: Promise<void>[] = [];
+  // Saved bytes not yet handed to the sink. Without `copy`, only their length is kept and the sink gets
+  // a zero-filled chunk of that length: the simulated sink accounts lengths, never contents.
   let staged: Uint8Array[] = [];
   let stagedBytes = 0;
-
-  const send = async (chunk: Uint8Array) => {
+  let zeros = new Uint8Array(0);
+  const minChunk = batch * (regions[0]?.pageSize ?? 4096);
+  const stage = (data: Uint8Array) => {
+    if (options.copy) staged.push(data.slice());
+    stagedBytes += data.length;
+  };
+  const flush = async () => {
+    if (stagedBytes === 0) return;
+    let chunk: Uint8Array;
+    if (options.copy) {
+      chunk = new Uint8Array(stagedBytes);
+      let o = 0;
+      for (const part of staged) {
+        chunk.set(part, o);
+        o += part.length;
+      }
+      staged = [];
+    } else {
+      if (zeros.length < stagedBytes) zeros = new Uint8Array(Math.max(stagedBytes, 2 * zeros.length));
+      chunk = zeros.subarray(0, stagedBytes);
+    }
+    stagedBytes = 0;
     inFlight.push(sink.write(chunk));
     sinkWrites++;
     bytes += chunk.byteLength;
     if (inFlight.length >= maxInFlight) await inFlight.shift();
   };
-  const flushStaged = async () => {
-    if (stagedBytes === 0) return;
-    const chunk = new Uint8Array(stagedBytes);
-    let o = 0;
-    for (const s of staged) {
-      chunk.set(s, o);
-      o += s.length;
-    }
-    staged = [];
-    stagedBytes = 0;
-    await send(chunk);
-  };
   const saveFault = (f: WriteFault) => {
     if (isSaved(f.region, f.page)) return; // stale or duplicate event
-    let data: Uint8Array;
     if (f.contents) {
-      data = f.contents;
+      onPages?.(f.region, f.page, f.contents);
+      stage(f.contents);
     } else {
-      data = source.read(f.region, f.page, 1).slice();
+      const data = source.read(f.region, f.page, 1);
+      onPages?.(f.region, f.page, data);
+      stage(data);
       source.release(f.region, f.page, 1);
     }
-    onPages?.(f.region, f.page, data);
-    staged.push(data);
-    stagedBytes += data.length;
     mark(f.region, f.page);
     remaining--;
     faultPages++;
@@ -114,7 +125,6 @@ export async function runReferenceSaveLoop(
   let idleWaits = 0;
   while (remaining > 0) {
     for (const f of source.takeFaults()) saveFault(f);
-    if (stagedBytes >= batch * 4096) await flushStaged();
     while (r < regions.length && (p >= (regions[r]?.pageCount ?? 0) || isSaved(r, p))) {
       if (p >= (regions[r]?.pageCount ?? 0)) {
         r++;
@@ -123,7 +133,8 @@ export async function runReferenceSaveLoop(
     }
     if (r >= regions.length) {
       // The scan is done; what is left belongs to the fault path and is on its way.
-      await flushStaged();
+      await flush();
+      if (remaining === 0) break;
       const got = await source.waitForFaults(1e9);
       for (const f of got) saveFault(f);
       if (got.length === 0 && ++idleWaits > 60) {
@@ -142,16 +153,15 @@ export async function runReferenceSaveLoop(
     }
     const view = source.read(r, p, n);
     onPages?.(r, p, view);
-    const chunk = options.copy ? view.slice() : view;
+    stage(view);
     source.release(r, p, n);
-    for (let i = 0; i < n; i++) mark(r, p + i);
+    markRange(saved[r] as Uint32Array, p, n);
     remaining -= n;
     scanPages += n;
     p += n;
-    await flushStaged();
-    await send(chunk);
+    if (stagedBytes >= minChunk) await flush();
   }
-  await flushStaged();
+  await flush();
   await Promise.all(inFlight);
   await sink.close();
   const durationNs = clock.now() - startedAt;
@@ -166,4 +176,22 @@ export async function runReferenceSaveLoop(
     startedAt,
     durationNs,
   };
+}
+
+/** Sets `count` bits from `first`, whole words at a time in the middle. */
+function markRange(bits: Uint32Array, first: number, count: number): void {
+  let p = first;
+  const end = first + count;
+  while (p < end && (p & 31) !== 0) {
+    bits[p >>> 5] = (bits[p >>> 5] as number) | (1 << (p & 31));
+    p++;
+  }
+  while (p + 32 <= end) {
+    bits[p >>> 5] = 0xffffffff;
+    p += 32;
+  }
+  while (p < end) {
+    bits[p >>> 5] = (bits[p >>> 5] as number) | (1 << (p & 31));
+    p++;
+  }
 }

@@ -21,9 +21,16 @@ const RUNNING = 0;
 const BLOCKED = 1;
 const RESUMING = 2;
 
-/** Pages per lazily allocated chunk of write counters. */
-const CHUNK_SHIFT = 12;
-const CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
+/**
+ * Page state is two bits per page, interleaved in one Uint32Array (16 pages per word), so that the hot
+ * path — a CPU write — touches a single word: bit 2k = protected, bit 2k+1 = written since `start()`.
+ * Keeping per-page state this small matters: random access into a 4 MiB array costs ~60 ns here, into
+ * a 64 MiB one ~370 ns.
+ */
+const PROTECTED_MASK = 0x55555555;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const MAGIC = 0xb65a0000;
+const DIRTY_MASK = 0xaaaaaaaa;
 
 /** Read buffers rotate through this many, so a view stays valid across the next few read() calls. */
 const READ_POOL = 4;
@@ -141,11 +148,11 @@ export class SimFaultSource implements FaultSource {
   private readonly cof: boolean;
   private readonly onFaultResolved: ((f: ResolvedFault) => void) | undefined;
 
-  private readonly protectedBits: Uint32Array;
+  private readonly pageBits: Uint32Array;
   private readonly claimedBits: Uint32Array | null;
   private readonly ownedBits: Uint32Array | null;
-  private writeCounts: (Uint32Array | undefined)[];
-  private startCounts: (Uint32Array | undefined)[] = [];
+  /** Writes that landed before `start()` (only possible if virtual time advanced before it). */
+  private readonly preStartWrites = new Map<number, number>();
 
   private readonly cpus: Writer[];
   private blocked: Writer[] = [];
@@ -166,7 +173,7 @@ export class SimFaultSource implements FaultSource {
   private idleScheduled = false;
   private idleSeen = -1;
 
-  private readonly readPool: { bytes: Uint8Array; view: DataView }[] = [];
+  private readonly readPool: { bytes: Uint8Array; view: DataView; words: Uint32Array }[] = [];
   private readPoolNext = 0;
 
   private readonly log: FaultLog;
@@ -212,10 +219,9 @@ export class SimFaultSource implements FaultSource {
     this.totalPages = b;
     this.seedHash = mix32(cfg.seed >>> 0, Math.floor(cfg.seed / 4294967296) >>> 0);
     const words = Math.ceil(b / 32);
-    this.protectedBits = new Uint32Array(words);
+    this.pageBits = new Uint32Array(Math.ceil(b / 16));
     this.claimedBits = this.cof ? new Uint32Array(words) : null;
     this.ownedBits = this.cof ? new Uint32Array(words) : null;
-    this.writeCounts = new Array(Math.ceil(b / (CHUNK_MASK + 1)));
     this.log = new FaultLog(cfg.recordFaults);
 
     const traces = new Map<number, TraceEntry[]>();
@@ -254,8 +260,7 @@ export class SimFaultSource implements FaultSource {
   start(): Promise<void> {
     if (this._state !== 'ready') return Promise.reject(new FaultSourceStateError('start', this._state));
     this.activity++;
-    this.protectedBits.fill(0xffffffff);
-    this.startCounts = this.writeCounts.map((c) => c?.slice());
+    this.pageBits.fill(PROTECTED_MASK);
     this.startedAt = this.now;
     this._state = 'tracking';
     return Promise.resolve();
@@ -325,14 +330,34 @@ export class SimFaultSource implements FaultSource {
     let slot = this.readPool[this.readPoolNext];
     if (!slot || slot.bytes.length < bytes) {
       const buf = new Uint8Array(Math.max(bytes, slot ? slot.bytes.length * 2 : 0));
-      slot = { bytes: buf, view: new DataView(buf.buffer) };
+      slot = { bytes: buf, view: new DataView(buf.buffer), words: new Uint32Array(buf.buffer) };
       this.readPool[this.readPoolNext] = slot;
     }
     this.readPoolNext = (this.readPoolNext + 1) % READ_POOL;
     const g0 = (this.base[region] as number) + first;
-    const view = slot.view;
-    for (let i = 0; i < count; i++) {
-      writePageHeader(view, i * size, region, first + i, this.versionOf(g0 + i));
+    if (LITTLE_ENDIAN) {
+      // Same bytes as writePageHeader, without DataView calls: this loop runs for every scanned page.
+      const words = slot.words;
+      const stride = size >>> 2;
+      const tag = (MAGIC | (region & 0xffff)) >>> 0;
+      for (let i = 0, o = 0; i < count; i++, o += stride) {
+        const v = this.versionOf(g0 + i);
+        if (v === 0) {
+          words[o] = 0;
+          words[o + 1] = 0;
+          words[o + 2] = 0;
+          words[o + 3] = 0;
+        } else {
+          const page = first + i;
+          words[o] = page >>> 0;
+          words[o + 1] = Math.floor(page / 4294967296);
+          words[o + 2] = v;
+          words[o + 3] = tag;
+        }
+      }
+    } else {
+      for (let i = 0; i < count; i++)
+        writePageHeader(slot.view, i * size, region, first + i, this.versionOf(g0 + i));
     }
     this.s.pagesRead += count;
     this.s.readCalls++;
@@ -346,7 +371,7 @@ export class SimFaultSource implements FaultSource {
     this.activity++;
     this.s.releaseCalls++;
     const g0 = (this.base[region] as number) + first;
-    clearBits(this.protectedBits, g0, count);
+    this.unprotect(g0, count);
     if (this.blocked.length > 0) this.wakeRange(g0, g0 + count, this.now);
     this.advanceTo(this.now + this.config.costs.releaseCallNs, false);
   }
@@ -357,7 +382,8 @@ export class SimFaultSource implements FaultSource {
     const wasTracking = this._state === 'tracking';
     this._state = 'stopped';
     if (wasTracking) {
-      this.protectedBits.fill(0);
+      const bits = this.pageBits;
+      for (let i = 0; i < bits.length; i++) bits[i] = (bits[i] as number) & DIRTY_MASK;
       this.wakeRange(0, this.totalPages, this.now);
       this.pending = [];
       this.pendingHead = 0;
@@ -386,18 +412,20 @@ export class SimFaultSource implements FaultSource {
     });
   }
 
-  /** Version of a page when `start()` protected it: what a correct snapshot contains. */
+  /**
+   * Version of a page when `start()` protected it: what a correct snapshot contains. Before `start()`,
+   * the version it would have if started now.
+   */
   startVersion(region: number, page: number): number {
     assertPageRange(this.regions, region, page, 1);
-    const g = (this.base[region] as number) + page;
-    const counts = this._state === 'ready' ? this.writeCounts : this.startCounts;
-    return (
-      initialVersion(this.seedHash, this.config.initialFill, g) +
-      (counts[g >>> CHUNK_SHIFT]?.[g & CHUNK_MASK] ?? 0)
-    );
+    return this.startVersionOf((this.base[region] as number) + page);
   }
 
-  /** Version of a page now: its start version plus every write that has landed since. */
+  /**
+   * Version of a page now. Writes after `start()` are tracked as one bit per page, not counted: a page
+   * written since its release reads as its start version + 1 whatever the number of writes, which is
+   * enough to expose a save loop that reads a page after releasing it.
+   */
   currentVersion(region: number, page: number): number {
     assertPageRange(this.regions, region, page, 1);
     return this.versionOf((this.base[region] as number) + page);
@@ -457,25 +485,48 @@ export class SimFaultSource implements FaultSource {
     if (this._state !== 'tracking') throw new FaultSourceStateError(method, this._state);
   }
 
-  private versionOf(g: number): number {
-    return (
-      initialVersion(this.seedHash, this.config.initialFill, g) +
-      (this.writeCounts[g >>> CHUNK_SHIFT]?.[g & CHUNK_MASK] ?? 0)
-    );
+  private startVersionOf(g: number): number {
+    const v = initialVersion(this.seedHash, this.config.initialFill, g);
+    return this.preStartWrites.size === 0 ? v : v + (this.preStartWrites.get(g) ?? 0);
   }
 
+  private versionOf(g: number): number {
+    if (this._state === 'ready') return this.startVersionOf(g);
+    const dirty = ((this.pageBits[g >>> 4] as number) >>> (((g & 15) << 1) + 1)) & 1;
+    return this.startVersionOf(g) + dirty;
+  }
+
+  /** A write lands on an unprotected page. */
   private land(g: number): void {
-    const c = g >>> CHUNK_SHIFT;
-    let chunk = this.writeCounts[c];
-    if (!chunk) {
-      chunk = new Uint32Array(CHUNK_MASK + 1);
-      this.writeCounts[c] = chunk;
+    if (this._state === 'ready') {
+      this.preStartWrites.set(g, (this.preStartWrites.get(g) ?? 0) + 1);
+      return;
     }
-    chunk[g & CHUNK_MASK] = (chunk[g & CHUNK_MASK] as number) + 1;
+    const w = g >>> 4;
+    this.pageBits[w] = (this.pageBits[w] as number) | (2 << ((g & 15) << 1));
   }
 
   private isProtected(g: number): boolean {
-    return ((this.protectedBits[g >>> 5] as number) & (1 << (g & 31))) !== 0;
+    return (((this.pageBits[g >>> 4] as number) >>> ((g & 15) << 1)) & 1) !== 0;
+  }
+
+  /** Clears the protected bit of `count` pages from `g0`, whole words at a time in the middle. */
+  private unprotect(g0: number, count: number): void {
+    const bits = this.pageBits;
+    let g = g0;
+    const end = g0 + count;
+    while (g < end && (g & 15) !== 0) {
+      bits[g >>> 4] = (bits[g >>> 4] as number) & ~(1 << ((g & 15) << 1));
+      g++;
+    }
+    while (g + 16 <= end) {
+      bits[g >>> 4] = (bits[g >>> 4] as number) & DIRTY_MASK;
+      g += 16;
+    }
+    while (g < end) {
+      bits[g >>> 4] = (bits[g >>> 4] as number) & ~(1 << ((g & 15) << 1));
+      g++;
+    }
   }
 
   /** A write attempt by `w` at time `t` to `w.page` (already chosen). */
@@ -602,7 +653,7 @@ export class SimFaultSource implements FaultSource {
     if (copying) {
       // Copy done: the page belongs to the fault path and is released; its writers resume.
       this.handlerCopying = null;
-      clearBits(this.protectedBits, copying.page, 1);
+      this.unprotect(copying.page, 1);
       copying.releasedAt = t;
       copying.visibleAt = t;
       this.pending.push(copying);
@@ -749,26 +800,14 @@ export class SimFaultSource implements FaultSource {
   private contentsAtStart(region: number, page: number): Uint8Array {
     const size = (this.regions[region] as RegionInfo).pageSize;
     const bytes = new Uint8Array(size);
-    writePageHeader(new DataView(bytes.buffer), 0, region, page, this.startVersion(region, page));
+    writePageHeader(
+      new DataView(bytes.buffer),
+      0,
+      region,
+      page,
+      this.startVersionOf((this.base[region] as number) + page),
+    );
     return bytes;
-  }
-}
-
-/** Clears `count` bits from bit `first`, a word at a time in the middle. */
-function clearBits(bits: Uint32Array, first: number, count: number): void {
-  let g = first;
-  const end = first + count;
-  while (g < end && (g & 31) !== 0) {
-    bits[g >>> 5] = (bits[g >>> 5] as number) & ~(1 << (g & 31));
-    g++;
-  }
-  while (g + 32 <= end) {
-    bits[g >>> 5] = 0;
-    g += 32;
-  }
-  while (g < end) {
-    bits[g >>> 5] = (bits[g >>> 5] as number) & ~(1 << (g & 31));
-    g++;
   }
 }
 
