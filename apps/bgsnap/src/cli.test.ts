@@ -156,6 +156,13 @@ describe.skipIf(!existsSync(CLI))('bgsnap CLI (end to end)', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('run --backend sim: the fallback path runs the same job on the simulator', async () => {
+    const r = await bgsnap(['run', '--backend', 'sim', '--size', '16MiB', '--json', '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/simulator/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ backend: 'sim', verification: { ok: true } });
+  });
+
   it("a user's policy module plugs in by path", async () => {
     const mod = join(dir, 'my-policy.mjs');
     writeFileSync(

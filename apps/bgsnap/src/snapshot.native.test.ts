@@ -10,7 +10,7 @@ import { MemorySink } from './testing/memory-sink.js';
 // snapshot() with native memory runs its loop in dist/snapshot-worker.js, so this test uses the build.
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js');
 const uffd = await import('@bgsnap/fault-source-uffd').catch(() => undefined);
-const available = existsSync(DIST) && uffd !== undefined && uffd.probeUffd().available;
+const available = existsSync(DIST) && uffd?.probeUffd().available;
 const dir = mkdtempSync(join(tmpdir(), 'bgsnap-native-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -42,6 +42,7 @@ describe('CLI option parsing', () => {
       [{ mode: 'turbo' }, /--mode/],
       [{ compression: 'zstd:99' }, /--compression/],
       [{ batchPages: '0' }, /--batch-pages/],
+      [{ backend: 'qemu' } as Partial<typeof runDefaults>, /--backend/],
     ];
     for (const [patch, message] of cases) {
       expect(() => parseRunOptions({ ...runDefaults, ...patch })).toThrow(message);

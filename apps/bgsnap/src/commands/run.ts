@@ -12,7 +12,6 @@ import { allocateReference, copyMemory, fillMemory } from '../workload/fill.js';
 import { WriterPool } from '../workload/writer-pool.js';
 import { WRITE_PATTERNS, type WritePattern } from '../workload/writer-protocol.js';
 import {
-  checkOutputPath,
   createProgressDisplay,
   EXIT,
   interruptSignal,
@@ -39,6 +38,7 @@ interface RawRunOptions extends RawSnapshotOptions {
   pattern: string;
   seed: string;
   keep?: boolean;
+  backend?: string;
 }
 
 /** Options of `bgsnap run`, validated. */
@@ -49,6 +49,8 @@ export interface RunCommandOptions extends SnapshotCliOptions {
   pattern: WritePattern;
   seed: number;
   keep: boolean;
+  /** `auto` (native, falling back to the simulator), `uffd` (native or fail) or `sim`. */
+  backend: 'auto' | 'uffd' | 'sim';
 }
 
 /** Validates every option before anything is allocated or written. */
@@ -61,6 +63,7 @@ export function parseRunOptions(raw: RawRunOptions): RunCommandOptions {
     pattern: parseChoice('--pattern', raw.pattern, WRITE_PATTERNS),
     seed: parseInteger('--seed', raw.seed, 0, 2 ** 31 - 1),
     keep: raw.keep === true,
+    backend: parseChoice('--backend', raw.backend ?? 'auto', ['auto', 'uffd', 'sim'] as const),
   };
 }
 
@@ -78,10 +81,22 @@ export interface RunWorkload {
 /** `bgsnap run`: the demo of the main job on the native backend (falls back to the simulator). */
 export async function runRunCommand(options: RunCommandOptions): Promise<number> {
   const uffd = await import('@bgsnap/fault-source-uffd').catch((e: unknown) => e as Error);
-  const support = uffd instanceof Error ? { available: false as const, error: uffd } : uffd.probeUffd();
+  const support =
+    options.backend === 'sim'
+      ? { available: false as const, error: new Error('--backend sim') }
+      : uffd instanceof Error
+        ? { available: false as const, error: uffd }
+        : uffd.probeUffd();
   if (!support.available || uffd instanceof Error) {
+    if (options.backend === 'uffd') {
+      throw new Error(
+        `userfaultfd write-protect is not available here: ${support.available ? 'the addon failed to load' : support.error.message}`,
+      );
+    }
     process.stderr.write(
-      `bgsnap: userfaultfd write-protect is not available here (${support.available ? 'addon failed to load' : support.error.message}); falling back to the simulator (bgsnap sim)\n`,
+      options.backend === 'sim'
+        ? 'bgsnap: --backend sim: running the same job on the simulator\n'
+        : `bgsnap: userfaultfd write-protect is not available here (${support.available ? 'the addon failed to load' : support.error.message}); falling back to the simulator (bgsnap sim)\n`,
     );
     const sim: SimCommandOptions = {
       ...options,
@@ -197,7 +212,8 @@ export function registerRun(program: Command, run: (fn: () => Promise<number>) =
     .option('--rate <n>', 'writes per second per writer, e.g. 20000 or 20k (0 = unpaced)', '20k')
     .option('--pattern <name>', `access pattern: ${WRITE_PATTERNS.join(' | ')}`, 'uniform')
     .option('--seed <n>', 'seed of the fill and of the writers', '1')
-    .option('--keep', 'keep the default temporary snapshot file (an explicit --out is always kept)');
+    .option('--keep', 'keep the default temporary snapshot file (an explicit --out is always kept)')
+    .option('--backend <name>', 'auto (native, else the simulator) | uffd (native or fail) | sim', 'auto');
   addSnapshotOptions(cmd);
   cmd.action((raw: RawRunOptions) => run(() => runRunCommand(parseRunOptions(raw))));
 }
