@@ -10,7 +10,7 @@ import {
 } from '@bgsnap/fault-source';
 import { native } from './errors.js';
 import { loadNative, type NativeBinding, type NativeSession, type NativeStats } from './native.js';
-import { MAX_VIEW_BYTES, TrackedMemory, tokenOf } from './tracked-memory.js';
+import { MAX_TRACKED_BYTES, MAX_VIEW_BYTES, TrackedMemory, tokenOf } from './tracked-memory.js';
 
 /**
  * How faults are served.
@@ -37,8 +37,8 @@ export interface UffdFaultSourceOptions {
   /** Default `plain`. */
   readonly mode?: UffdMode;
   /**
-   * Bytes write-protected per `UFFDIO_WRITEPROTECT` call during `start()` (a page multiple, from one page
-   * to 1 GiB; default 128 MiB). Faults on protected chunks are served while later chunks are protected,
+   * Bytes write-protected per `UFFDIO_WRITEPROTECT` call during `start()` (a page multiple of at least one
+   * page; default 128 MiB; a value ≥ the region size protects it in one call). Faults on protected chunks are served while later chunks are protected,
    * so a writer never waits for the whole pass.
    */
   readonly protectChunkBytes?: number;
@@ -94,6 +94,10 @@ export interface UffdStats {
   readonly protectNs: number;
   /** Longest single protect call: the longest a writer can wait for the pass. */
   readonly maxProtectChunkNs: number;
+  /** {@link uffdClock} time the protect pass began (0 before `start()`). */
+  readonly protectStartedAt: number;
+  /** {@link uffdClock} time the protect pass ended (0 until then). */
+  readonly protectedAt: number;
 }
 
 /**
@@ -371,8 +375,8 @@ export class UffdFaultSource implements FaultSource {
   /** Counters so far (final after stop). */
   stats(): UffdStats {
     const s = this.#finalStats ?? this.#binding.sessionStats(this.#session);
-    const { startedAt: _s, protectedAt: _p, ...rest } = s;
-    return rest;
+    const { startedAt, ...rest } = s;
+    return { ...rest, protectStartedAt: startedAt };
   }
 
   #onNotify(kind: number): void {
