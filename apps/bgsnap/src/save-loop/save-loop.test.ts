@@ -119,6 +119,30 @@ describe('runSaveLoop', () => {
     expect([...source.writerWaits].sort()).toEqual(seen.map((o) => o.trueNs).sort());
   });
 
+  it('reports encoded bytes to onScan when the writer keeps stats, raw bytes otherwise', async () => {
+    for (const withStats of [false, true]) {
+      const source = new FakeSource([256], []);
+      await source.start();
+      const writer = new ImageWriter(source.regions) as ImageWriter & { stats?: { bytesEncoded: number } };
+      if (withStats) {
+        const stats = { bytesEncoded: 0 };
+        writer.stats = stats;
+        const inner = writer.writePages.bind(writer);
+        writer.writePages = (r, p, d) => {
+          inner(r, p, d);
+          stats.bytesEncoded += 10; // e.g. a zero-page record
+        };
+      }
+      const scans: number[] = [];
+      const limiter = {
+        ...unlimitedPolicy(),
+        onScan: (_now: number, _pages: number, bytes: number) => scans.push(bytes),
+      };
+      await runSaveLoop({ source, limiter, writer, batchPages: 64 });
+      expect(scans).toEqual([0, 1, 2, 3].map(() => (withStats ? 10 : 64 * 64)));
+    }
+  });
+
   it('skips duplicate and late fault events', async () => {
     for (const cof of [false, true]) {
       const source = new FakeSource([64], writesEvery(4_000, 40, [64]), cof);

@@ -168,6 +168,7 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
   const scan = (want: number): number => {
     let saved = 0;
     let bytes = 0;
+    const encodedBefore = writer.stats?.bytesEncoded;
     while (want > 0 && scanRegion < regions.length) {
       const pages = unsaved[scanRegion]!;
       const first = pages.nextUnsaved(scanPage);
@@ -202,7 +203,12 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
       scanSteps++;
       const now = clock.now();
       lastSavedAt = now;
-      limiter.onScan(now, saved, bytes);
+      const encodedAfter = writer.stats?.bytesEncoded;
+      limiter.onScan(
+        now,
+        saved,
+        encodedBefore !== undefined && encodedAfter !== undefined ? encodedAfter - encodedBefore : bytes,
+      );
     }
     return saved;
   };

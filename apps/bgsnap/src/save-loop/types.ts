@@ -13,6 +13,11 @@ export interface PageWriter {
   readonly needsDrain: boolean;
   /** Resolves when the buffer is below the low-water mark; rejects with the sink's error. */
   drain(): Promise<void>;
+  /**
+   * Optional running totals; when present, `onScan` reports encoded bytes (`bytesEncoded` delta: zero
+   * pages cost no data), which is what the sink will see, instead of raw page bytes.
+   */
+  readonly stats?: { readonly bytesEncoded: number };
 }
 
 /** A progress event: how far the snapshot has got. Emitted at most every `progressIntervalNs` and at the end. */
