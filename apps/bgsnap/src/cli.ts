@@ -4,6 +4,7 @@
  * 2 bad input or usage (nothing written); 130 interrupted (memory released, no output kept).
  */
 import { Command, CommanderError } from 'commander';
+import { registerBench } from './commands/bench.js';
 import { registerFileCommands } from './commands/file-commands.js';
 import { registerRun } from './commands/run.js';
 import { EXIT } from './commands/shared.js';
@@ -52,6 +53,7 @@ program
 registerRun(program, run);
 registerSim(program, run);
 registerFileCommands(program, run);
+registerBench(program, run);
 
 try {
   if (process.argv.length <= 2) {

@@ -1,0 +1,25 @@
+import type { TrackedMemory } from '@bgsnap/fault-source-uffd';
+
+/**
+ * Times a plain copy of all of `memory` (block by block, `TypedArray.set`) into one preallocated,
+ * pre-touched buffer, `reps` times; returns bytes/s of each pass. The baseline of target (a).
+ */
+export function memcpyThroughput(memory: TrackedMemory, reps: number): number[] {
+  const dest = new Uint8Array(memory.byteLength);
+  dest.fill(1); // touch every page first: the snapshot's buffers are reused, so page-in is not its cost either
+  const out: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    for (let b = 0; b < memory.blockCount; b++) dest.set(memory.block(b), b * memory.blockSize);
+    const ms = performance.now() - t0;
+    out.push((memory.byteLength * 1e3) / ms);
+  }
+  return out;
+}
+
+/** The median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}

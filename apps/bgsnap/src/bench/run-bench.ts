@@ -1,0 +1,226 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fmtSize } from './format.js';
+import { cdfSpec, throughputSpec, writePlot } from './plots.js';
+import type { BenchPolicy } from './policies.js';
+import type { BenchResult, BenchRow, BenchSeries } from './row.js';
+import { runNativeCase } from './run-native.js';
+import { runSimCase } from './run-sim.js';
+import { profileLabel, type StallProfile } from './stall-profile.js';
+import { resultsMarkdown } from './table.js';
+import { runTargets, type TargetsResult, targetsMarkdown } from './targets.js';
+
+/** Options of {@link runBench}; the CLI's `bgsnap bench` fills them from its flags. */
+export interface BenchOptions {
+  /** Output folder (created): results.json, results.md, targets.md, plots/. */
+  outDir: string;
+  /** Run the policy × profile matrix on these backends. Empty: no matrix. */
+  backends: readonly ('sim' | 'native')[];
+  /** Modes of the native matrix. */
+  nativeModes: readonly ('plain' | 'copy-on-fault')[];
+  /** Modes of the simulator matrix. */
+  simModes: readonly ('plain' | 'copy-on-fault')[];
+  policies: readonly BenchPolicy[];
+  profiles: readonly StallProfile[];
+  simSizeBytes: number;
+  nativeSizeBytes: number;
+  writers: number;
+  /** Stores per second per writer (native threads and simulated CPUs). */
+  ratePerWriter: number;
+  seed: number;
+  nativeSink: 'file' | 'discard';
+  /** Park native writers around write-protection (strict point in time). */
+  quiesce: boolean;
+  /** Also measure the app-level targets (native only). */
+  targets: boolean;
+  targetReps: number;
+  floorFaults: number;
+  floorSource?: string | undefined;
+  /** The stall profile of target (c). */
+  targetStall: StallProfile;
+  plots: boolean;
+  /** Progress lines (stderr in the CLI). */
+  log: (line: string) => void;
+}
+
+/** The machine a run was measured on. */
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  kernel: string;
+  node: string;
+  memory: string;
+  loadAvgStart: number[];
+  loadAvgEnd?: number[];
+  date: string;
+}
+
+/** What {@link runBench} measured and wrote. */
+export interface BenchOutput {
+  machine: MachineInfo;
+  rows: BenchRow[];
+  series: BenchSeries[];
+  targets?: TargetsResult | undefined;
+  files: string[];
+}
+
+function machineInfo(): MachineInfo {
+  const c = cpus();
+  return {
+    cpus: c.length,
+    cpuModel: c[0]?.model ?? 'unknown',
+    kernel: release(),
+    node: process.version,
+    memory: fmtSize(totalmem()),
+    loadAvgStart: loadavg().map((l) => Math.round(l * 100) / 100),
+    date: new Date().toISOString(),
+  };
+}
+
+/** Runs the matrix (and optionally the targets), writes tables and plots, and returns everything. */
+export async function runBench(o: BenchOptions): Promise<BenchOutput> {
+  mkdirSync(o.outDir, { recursive: true });
+  const machine = machineInfo();
+  const results: BenchResult[] = [];
+  const total =
+    (o.backends.includes('sim') ? o.simModes.length : 0) * o.policies.length * o.profiles.length +
+    (o.backends.includes('native') ? o.nativeModes.length : 0) * o.policies.length * o.profiles.length;
+  let done = 0;
+  const tick = (what: string): void => o.log(`[${++done}/${total}] ${what}`);
+
+  if (o.backends.includes('sim')) {
+    for (const mode of o.simModes) {
+      for (const profile of o.profiles) {
+        for (const policy of o.policies) {
+          tick(`sim ${mode} ${fmtSize(o.simSizeBytes)}, ${profileLabel(profile)}, ${policy.name}`);
+          results.push(
+            await runSimCase({
+              mode,
+              policy,
+              profile,
+              sizeBytes: o.simSizeBytes,
+              writers: o.writers,
+              ratePerWriter: o.ratePerWriter,
+              seed: o.seed,
+              sampleNs: 50e6,
+            }),
+          );
+        }
+      }
+    }
+  }
+  if (o.backends.includes('native')) {
+    for (const mode of o.nativeModes) {
+      for (const profile of o.profiles) {
+        for (const policy of o.policies) {
+          tick(`native ${mode} ${fmtSize(o.nativeSizeBytes)}, ${profileLabel(profile)}, ${policy.name}`);
+          results.push(
+            await runNativeCase({
+              mode,
+              policy,
+              profile,
+              sizeBytes: o.nativeSizeBytes,
+              writers: o.writers,
+              ratePerWriter: o.ratePerWriter,
+              seed: o.seed,
+              sink: o.nativeSink,
+              outDir: o.outDir,
+              quiesce: o.quiesce,
+              sampleNs: 20e6,
+            }),
+          );
+        }
+      }
+    }
+  }
+
+  let targets: TargetsResult | undefined;
+  if (o.targets) {
+    targets = await runTargets({
+      outDir: o.outDir,
+      sizeBytes: o.nativeSizeBytes,
+      writers: o.writers,
+      ratePerWriter: o.ratePerWriter,
+      seed: o.seed,
+      sampleNs: 20e6,
+      reps: o.targetReps,
+      floorFaults: o.floorFaults,
+      floorSource: o.floorSource,
+      stallProfile: o.targetStall,
+      log: o.log,
+    });
+  }
+  machine.loadAvgEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+
+  const files: string[] = [];
+  const rows = results.map((r) => r.row);
+  const series = results.map((r) => r.series);
+  if (rows.length > 0) {
+    const md = join(o.outDir, 'results.md');
+    writeFileSync(md, resultsMarkdown(rows));
+    files.push(md);
+  }
+  if (targets) {
+    const md = join(o.outDir, 'targets.md');
+    writeFileSync(md, targetsMarkdown(targets));
+    files.push(md);
+  }
+  if (o.plots) {
+    const dir = join(o.outDir, 'plots');
+    mkdirSync(dir, { recursive: true });
+    files.push(...(await writePlots(dir, results)));
+    if (targets) files.push(...(await writePlots(dir, targets.results, 'targets-')));
+  }
+  const json = join(o.outDir, 'results.json');
+  const output: BenchOutput = { machine, rows, series, targets, files: [...files, json] };
+  writeFileSync(json, `${JSON.stringify(output, null, 1)}\n`);
+  return output;
+}
+
+/** Groups results by backend/mode/profile and draws one CDF and one throughput plot per group. */
+export async function writePlots(
+  dir: string,
+  results: readonly BenchResult[],
+  prefix = '',
+): Promise<string[]> {
+  const groups = new Map<string, BenchResult[]>();
+  for (const r of results) {
+    const quiesce =
+      r.row.backend === 'uffd' && r.row.quiescePauseNs === undefined && r.row.writers > 0 ? '-noquiesce' : '';
+    const key = `${r.row.backend}-${r.row.mode}-${r.row.profileKey}${quiesce}`;
+    const list = groups.get(key) ?? [];
+    list.push(r);
+    groups.set(key, list);
+  }
+  const files: string[] = [];
+  for (const [key, list] of groups) {
+    const first = list[0]!.row;
+    const where =
+      first.backend === 'sim'
+        ? `simulator (virtual time), ${fmtSize(first.sizeBytes)}, ${first.writers} virtual CPUs`
+        : `native userfaultfd, ${fmtSize(first.sizeBytes)}, ${first.writers} writer threads, ${first.sink} sink`;
+    const subtitle = `${where}, ${first.mode}, sink: ${first.profile}`;
+    const cdfLines = list
+      .filter((r) => r.series.cdf.length > 0)
+      .map((r) => ({ label: r.row.policy, points: r.series.cdf }));
+    if (cdfLines.length > 0) {
+      files.push(
+        ...(await writePlot(
+          dir,
+          `${prefix}cdf-${key}`,
+          cdfSpec('Write-fault latency CDF per policy', cdfLines, subtitle),
+        )),
+      );
+    }
+    const tLines = list.map((r) => ({ label: r.row.policy, samples: r.series.throughput }));
+    files.push(
+      ...(await writePlot(
+        dir,
+        `${prefix}throughput-${key}`,
+        throughputSpec('Save throughput over time per policy', tLines, subtitle),
+      )),
+    );
+  }
+  return files;
+}

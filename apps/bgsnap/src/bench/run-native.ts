@@ -1,0 +1,139 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TrackedMemory, UffdFaultSource } from '@bgsnap/fault-source-uffd';
+import { discardSink, fileSink } from '@bgsnap/stream-writer';
+import { createLatencyHistogram } from '../save-loop/latency-histogram.js';
+import { snapshot } from '../snapshot.js';
+import { fillMemory } from '../workload/fill.js';
+import { BenchWriters, type BenchWritersResult } from './bench-writers.js';
+import type { BenchPolicy } from './policies.js';
+import { type BenchResult, toRow } from './row.js';
+import { cdfPoints, ThroughputRecorder } from './series.js';
+import { profileKey, profileLabel, type StallProfile } from './stall-profile.js';
+import { stallingSink } from './stalling-sink.js';
+
+/** One native (userfaultfd) run. */
+export interface NativeCase {
+  mode: 'plain' | 'copy-on-fault';
+  policy: BenchPolicy;
+  profile: StallProfile;
+  sizeBytes: number;
+  /** Writer threads (0 = none). */
+  writers: number;
+  ratePerWriter: number;
+  seed: number;
+  /** The real sink under the stall schedule. */
+  sink: 'file' | 'discard';
+  /** Folder for the file sink's output (deleted after the run). */
+  outDir: string;
+  /** Park the writers around write-protection (strict point in time), as `bgsnap run` does. */
+  quiesce: boolean;
+  /** Progress (throughput) sampling interval, ns. */
+  sampleNs: number;
+  /** Row id suffix, to tell apart several runs of the same case. */
+  tag?: string;
+}
+
+/**
+ * Snapshots ~1 GiB of native tracked memory through {@link snapshot} (save loop on this thread, which
+ * never writes the memory) while writer threads store into it and time their own stores, into a real
+ * sink wrapped by {@link stallingSink}. Fresh memory per run, filled with the `bgsnap run` contents.
+ */
+export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
+  const uffd = await import('@bgsnap/fault-source-uffd');
+  const memory: TrackedMemory = uffd.TrackedMemory.allocate(c.sizeBytes);
+  const id = `uffd-${c.mode}-${profileKey(c.profile)}-${c.policy.name}${c.writers === 0 ? '-nowriters' : ''}${c.quiesce ? '' : '-noquiesce'}${c.tag ? `-${c.tag}` : ''}`;
+  const path = join(c.outDir, `${id}.bgsnap`);
+  let writers: BenchWriters | undefined;
+  try {
+    fillMemory(memory, c.seed);
+    if (c.writers > 0) {
+      writers = BenchWriters.start({
+        handle: memory.handle,
+        writers: c.writers,
+        rate: c.ratePerWriter,
+        seed: c.seed,
+      });
+      await writers.running();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const source: UffdFaultSource = new uffd.UffdFaultSource({
+      regions: [{ name: 'memory', memory }],
+      mode: c.mode,
+    });
+    const inner = c.sink === 'file' ? fileSink(path) : discardSink();
+    const sink = stallingSink(inner, c.profile);
+    const throughput = new ThroughputRecorder();
+    let pausedAt = 0;
+    let quiescePauseNs: number | undefined;
+    const w = writers;
+    if (w && !c.quiesce) w.record(true);
+    const report = await snapshot({
+      source,
+      backendName: 'uffd',
+      to: sink,
+      limiter: c.policy.spec,
+      onProgress: throughput.onProgress,
+      progressIntervalNs: c.sampleNs,
+      quiesce:
+        w && c.quiesce
+          ? {
+              pause: async () => {
+                pausedAt = performance.now();
+                await w.pause();
+                // Every store from here on is to a protected page or a released one: count first writes afresh.
+                w.record(true);
+              },
+              resume: () => {
+                w.resume();
+                quiescePauseNs = (performance.now() - pausedAt) * 1e6;
+              },
+            }
+          : undefined,
+    });
+    w?.record(false);
+    const stats = source.stats();
+    let result: BenchWritersResult | undefined;
+    if (w) {
+      result = await w.stop();
+      writers = undefined;
+    }
+    const writerLatency = result?.faultLatency ?? createLatencyHistogram();
+    const row = toRow(report, {
+      id,
+      backend: 'uffd',
+      policy: c.policy.name,
+      spec: c.policy.spec,
+      profile: profileLabel(c.profile),
+      profileKey: profileKey(c.profile),
+      sink: c.sink,
+      writers: c.writers,
+      ratePerWriter: c.ratePerWriter,
+      writerLatency,
+      longestWriterStallNs: result?.maxWriteNs ?? 0,
+      writesOver5ms: result?.over5ms ?? 0,
+      injectedStallNs: sink.stats.stalledNs,
+      quiescePauseNs,
+      extra: {
+        writerFaults: result?.faults ?? 0,
+        writerFirstWrites: result?.firstWrites ?? 0,
+        writerRecordedWrites: result?.recordedWrites ?? 0,
+        writesOver1ms: result?.over1ms ?? 0,
+        faultEvents: stats.faults,
+        protectChunks: stats.protectChunks,
+        maxProtectChunkNs: stats.maxProtectChunkNs,
+        preserved: stats.preserved,
+        copied: stats.copied,
+        claimedByScan: stats.claimedByScan,
+        slotWaits: stats.slotWaits,
+        hugePages: memory.hugePages,
+        tag: c.tag ?? '',
+      },
+    });
+    return { row, series: { id, cdf: cdfPoints(writerLatency), throughput: throughput.samples() } };
+  } finally {
+    if (writers) await writers.kill().catch(() => {});
+    memory.release();
+    rmSync(path, { force: true });
+  }
+}

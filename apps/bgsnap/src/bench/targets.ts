@@ -1,0 +1,341 @@
+import { compileFloor, type FloorResult, findFloorSource, runFloor } from './floor.js';
+import { fmtNs, fmtRate, fmtSize, markdownTable } from './format.js';
+import { median, memcpyThroughput } from './memcpy.js';
+import { BENCH_POLICIES, type BenchPolicy } from './policies.js';
+import type { BenchResult, BenchRow } from './row.js';
+import { type NativeCase, runNativeCase } from './run-native.js';
+import type { StallProfile } from './stall-profile.js';
+
+/** Options of {@link runTargets}. */
+export interface TargetOptions {
+  outDir: string;
+  sizeBytes: number;
+  writers: number;
+  ratePerWriter: number;
+  seed: number;
+  sampleNs: number;
+  /** Passes of the memcpy baseline and of the no-writer snapshot (medians are compared). */
+  reps: number;
+  /** Faults the floor program takes per variant. */
+  floorFaults: number;
+  floorSource?: string | undefined;
+  /** The stall profile of target (c). */
+  stallProfile: StallProfile;
+  log: (line: string) => void;
+}
+
+/** A target's outcome. `pass` is undefined when it could not be measured. */
+export interface Verdict {
+  target: string;
+  goal: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+/** Everything {@link runTargets} measured, in one run. */
+export interface TargetsResult {
+  memcpyBytesPerSec: number[];
+  noWriterRuns: BenchRow[];
+  floor: {
+    sleep?: FloorResult | undefined;
+    spin?: FloorResult | undefined;
+    source?: string | undefined;
+    error?: string | undefined;
+  };
+  latencyRuns: BenchRow[];
+  stallRuns: BenchRow[];
+  verdicts: Verdict[];
+  /** Plot data of the (b) and (c) runs. */
+  results: BenchResult[];
+}
+
+/** Anchors §3: Redis BGSAVE measured on these machines (quoted, not re-run). */
+export const REDIS_REFERENCE =
+  'Redis BGSAVE (fork + copy-on-write), 3.1 GiB dataset, measured on these machines (anchors.md §3): fork froze the server 77 ms; ' +
+  'BGSAVE took 14 s; 830 MiB copied on write; SET p99 0.135 → 0.279 ms; throughput 56k → 24k req/s during the save.';
+
+function policy(name: string): BenchPolicy {
+  return BENCH_POLICIES.find((p) => p.name === name)!;
+}
+
+/**
+ * Measures the app-level targets side by side in one run: (a) snapshot vs memcpy of the same region,
+ * (b) writer-observed fault latency vs the C floor program, and writer stalls, (c) p99 under a stalling
+ * sink per policy, (d) the Redis reference (quoted).
+ */
+export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
+  const uffd = await import('@bgsnap/fault-source-uffd');
+  const base: Omit<NativeCase, 'mode' | 'policy' | 'profile'> = {
+    sizeBytes: o.sizeBytes,
+    writers: o.writers,
+    ratePerWriter: o.ratePerWriter,
+    seed: o.seed,
+    sink: 'file',
+    outDir: o.outDir,
+    quiesce: true,
+    sampleNs: o.sampleNs,
+  };
+  const none: StallProfile = { kind: 'none' };
+
+  // (a) memcpy of the region, then the snapshot of the same size, no writers, discarding sink.
+  o.log(`targets (a): memcpy baseline, ${o.reps} passes over ${fmtSize(o.sizeBytes)}`);
+  const memory = uffd.TrackedMemory.allocate(o.sizeBytes);
+  let memcpyBytesPerSec: number[];
+  try {
+    for (let b = 0; b < memory.blockCount; b++) memory.block(b).fill(7);
+    memcpyBytesPerSec = memcpyThroughput(memory, o.reps);
+  } finally {
+    memory.release();
+  }
+  const noWriterRuns: BenchRow[] = [];
+  for (let i = 0; i < o.reps; i++) {
+    o.log(`targets (a): snapshot, no writers, discard sink, pass ${i + 1}/${o.reps}`);
+    const r = await runNativeCase({
+      ...base,
+      mode: 'plain',
+      policy: policy('unlimited'),
+      profile: none,
+      writers: 0,
+      sink: 'discard',
+      quiesce: false,
+      tag: `a${i + 1}`,
+    });
+    noWriterRuns.push(r.row);
+  }
+
+  // (b) the floor program, both variants, then 2 writers + file sink.
+  const floor: TargetsResult['floor'] = {};
+  const source = findFloorSource(o.floorSource);
+  if (!source) {
+    floor.error = 'uffd-floor.c not found (looked in the native package bench/ and ../shared/tools/)';
+  } else {
+    floor.source = source;
+    try {
+      const bin = await compileFloor(source, o.outDir);
+      const mib = Math.max(1, Math.round(o.sizeBytes / 2 ** 20));
+      o.log(`targets (b): floor program, handler sleeping in poll(2), ${o.floorFaults} faults`);
+      floor.sleep = await runFloor(bin, mib, o.floorFaults, 'sleep');
+      o.log(`targets (b): floor program, handler spinning, ${o.floorFaults} faults`);
+      floor.spin = await runFloor(bin, mib, o.floorFaults, 'spin');
+    } catch (error) {
+      floor.error = (error as Error).message;
+    }
+  }
+  const results: BenchResult[] = [];
+  const latencyRuns: BenchRow[] = [];
+  for (const mode of ['plain', 'copy-on-fault'] as const) {
+    const cases: [string, boolean][] = [
+      ['unlimited', true],
+      ['qemu', true],
+      ['latency', true],
+      ['latency', false],
+    ];
+    for (const [name, quiesce] of cases) {
+      o.log(`targets (b): ${mode}, ${name}${quiesce ? '' : ', no quiesce'}, ${o.writers} writers, file sink`);
+      const r = await runNativeCase({
+        ...base,
+        mode,
+        policy: policy(name),
+        profile: none,
+        quiesce,
+        tag: 'b',
+      });
+      latencyRuns.push(r.row);
+      results.push(r);
+    }
+  }
+
+  // (c) a sink that stalls 50 ms every 250 ms.
+  const stallRuns: BenchRow[] = [];
+  for (const mode of ['plain', 'copy-on-fault'] as const) {
+    for (const name of ['unlimited', 'qemu', 'qemu-true', 'latency', 'latency+bucket']) {
+      o.log(`targets (c): ${mode}, ${name}, stalling sink`);
+      const r = await runNativeCase({
+        ...base,
+        mode,
+        policy: policy(name),
+        profile: o.stallProfile,
+        tag: 'c',
+      });
+      stallRuns.push(r.row);
+      results.push(r);
+    }
+  }
+
+  const verdicts = judge(memcpyBytesPerSec, noWriterRuns, floor, latencyRuns, stallRuns);
+  return { memcpyBytesPerSec, noWriterRuns, floor, latencyRuns, stallRuns, verdicts, results };
+}
+
+function judge(
+  memcpy: number[],
+  noWriters: BenchRow[],
+  floor: TargetsResult['floor'],
+  latencyRuns: BenchRow[],
+  stallRuns: BenchRow[],
+): Verdict[] {
+  const verdicts: Verdict[] = [];
+  const snap = median(noWriters.map((r) => r.throughputBytesPerSec));
+  const base = median(memcpy);
+  verdicts.push({
+    target: '(a) snapshot vs memcpy, no writers, discard sink',
+    goal: '≥ 0.6 × memcpy',
+    measured: `${fmtRate(snap)} vs ${fmtRate(base)} = ${(snap / base).toFixed(2)}×`,
+    pass: snap / base >= 0.6,
+  });
+  const floorP99 = floor.sleep?.p99Ns;
+  const withFaults = latencyRuns.filter((r) => r.writer.count > 0);
+  const best = [...withFaults].sort((a, b) => a.writer.p99 - b.writer.p99)[0];
+  verdicts.push({
+    target: '(b) writer p99 vs the C floor (handler sleeping in poll)',
+    goal: '≤ 1.5 × floor p99',
+    measured:
+      best && floorP99
+        ? `best ${best.mode}/${best.policy}${best.quiescePauseNs === undefined ? ' (no quiesce)' : ''}: ${fmtNs(best.writer.p99)} vs floor ${fmtNs(floorP99)} = ${(best.writer.p99 / floorP99).toFixed(2)}×`
+        : `not measured (${floor.error ?? 'no faults recorded'})`,
+    pass: best && floorP99 ? best.writer.p99 <= 1.5 * floorP99 : undefined,
+  });
+  const stallOk = latencyRuns.filter((r) => r.longestWriterStallNs <= 5e6);
+  const longest = Math.max(...latencyRuns.map((r) => r.longestWriterStallNs));
+  const pauses = latencyRuns.flatMap((r) => (r.quiescePauseNs === undefined ? [] : [r.quiescePauseNs]));
+  verdicts.push({
+    target: '(b) no writer stall > 5 ms, start included',
+    goal: 'longest store ≤ 5 ms in every run',
+    measured:
+      `${stallOk.length}/${latencyRuns.length} runs ≤ 5 ms; longest store ${fmtNs(longest)}; ` +
+      `quiesce pause (writers parked around protect, counted separately) ${pauses.length ? `${fmtNs(Math.min(...pauses))}–${fmtNs(Math.max(...pauses))}` : 'n/a'}`,
+    pass: latencyRuns.length > 0 && stallOk.length === latencyRuns.length,
+  });
+  const bestStall = [...stallRuns.filter((r) => r.writer.count > 0)].sort(
+    (a, b) => a.writer.p99 - b.writer.p99,
+  )[0];
+  verdicts.push({
+    target: '(c) sink stalling 50 ms every 250 ms: best policy p99',
+    goal: '≤ 1 ms',
+    measured: bestStall
+      ? `best ${bestStall.mode}/${bestStall.policy}: p99 ${fmtNs(bestStall.writer.p99)}; qemu: ${stallRuns
+          .filter((r) => r.policy === 'qemu')
+          .map((r) => `${r.mode} ${fmtNs(r.writer.p99)}`)
+          .join(', ')}; unlimited: ${stallRuns
+          .filter((r) => r.policy === 'unlimited')
+          .map((r) => `${r.mode} ${fmtNs(r.writer.p99)}`)
+          .join(', ')}`
+      : 'no faults recorded',
+    pass: bestStall ? bestStall.writer.p99 <= 1e6 : undefined,
+  });
+  verdicts.push({
+    target: '(d) Redis BGSAVE reference',
+    goal: 'quoted for comparison',
+    measured: REDIS_REFERENCE,
+    pass: undefined,
+  });
+  return verdicts;
+}
+
+const passText = (p: boolean | undefined): string => (p === undefined ? '–' : p ? 'PASS' : 'MISS');
+
+/** The targets as markdown: verdicts, then the runs behind each, with ratios. */
+export function targetsMarkdown(t: TargetsResult): string {
+  const parts: string[] = [];
+  parts.push(
+    markdownTable(
+      ['target', 'goal', 'measured', 'result'],
+      t.verdicts.map((v) => [v.target, v.goal, v.measured, passText(v.pass)]),
+    ),
+  );
+  const memcpyMed = median(t.memcpyBytesPerSec);
+  parts.push(
+    `\n**(a)** memcpy passes: ${t.memcpyBytesPerSec.map(fmtRate).join(', ')} (median ${fmtRate(memcpyMed)}). ` +
+      `Snapshot passes (plain, unlimited, discard sink, no writers): ${t.noWriterRuns
+        .map(
+          (r) =>
+            `${fmtRate(r.throughputBytesPerSec)} (${fmtNs(r.durationNs)}, protect ${fmtNs(r.protectNs)})`,
+        )
+        .join(', ')}.\n`,
+  );
+  const fl = (f: FloorResult | undefined): string =>
+    f
+      ? `p50 ${fmtNs(f.p50Ns)}, p99 ${fmtNs(f.p99Ns)}, p99.9 ${fmtNs(f.p999Ns)}, max ${fmtNs(f.maxNs)} (${f.faults} faults; one protect call ${fmtNs(f.protectNs)})`
+      : 'not run';
+  parts.push(
+    `\n**(b)** floor program ${t.floor.source ? `\`${t.floor.source}\`` : ''}${t.floor.error ? ` — ${t.floor.error}` : ''}\n\n` +
+      `- handler sleeping in poll(2): ${fl(t.floor.sleep)}\n- handler spinning: ${fl(t.floor.spin)}\n\n`,
+  );
+  const sleepP99 = t.floor.sleep?.p99Ns;
+  const spinP99 = t.floor.spin?.p99Ns;
+  const ratio = (v: number, f: number | undefined): string => (f ? `${(v / f).toFixed(2)}×` : '–');
+  parts.push(
+    markdownTable(
+      [
+        'mode',
+        'policy',
+        'quiesce pause',
+        'faults (writers / loop)',
+        'writer p50',
+        'writer p99',
+        'p99 / floor (sleep)',
+        'p99 / floor (spin)',
+        'p99.9',
+        'longest store',
+        'stores > 5 ms',
+        'true p99',
+        'throughput',
+        'p99 ≤ 1.5× floor',
+        'no stall > 5 ms',
+      ],
+      t.latencyRuns.map((r) => [
+        r.mode,
+        r.policy,
+        r.quiescePauseNs === undefined ? 'none (chunked protect, no pause)' : fmtNs(r.quiescePauseNs),
+        `${r.extra?.writerFaults ?? '–'} / ${r.pages.faulted}`,
+        fmtNs(r.writer.p50),
+        fmtNs(r.writer.p99),
+        ratio(r.writer.p99, sleepP99),
+        ratio(r.writer.p99, spinP99),
+        fmtNs(r.writer.p999),
+        fmtNs(r.longestWriterStallNs),
+        String(r.writesOver5ms),
+        fmtNs(r.true?.p99),
+        fmtRate(r.throughputBytesPerSec),
+        sleepP99 ? passText(r.writer.p99 <= 1.5 * sleepP99) : '–',
+        passText(r.longestWriterStallNs <= 5e6),
+      ]),
+    ),
+  );
+  parts.push(`\n**(c)** sink stalling by the schedule, file sink underneath:\n\n`);
+  parts.push(
+    markdownTable(
+      [
+        'mode',
+        'policy',
+        'writer p50',
+        'writer p99',
+        'p99.9',
+        'max',
+        'QEMU measure p99',
+        'upper-bound p99',
+        'true p99',
+        'throughput',
+        'throttled',
+        'sink stalled',
+        'p99 ≤ 1 ms',
+      ],
+      t.stallRuns.map((r) => [
+        r.mode,
+        r.policy,
+        fmtNs(r.writer.p50),
+        fmtNs(r.writer.p99),
+        fmtNs(r.writer.p999),
+        fmtNs(r.writer.max),
+        fmtNs(r.sinceFetch.p99),
+        fmtNs(r.upperBound.p99),
+        fmtNs(r.true?.p99),
+        fmtRate(r.throughputBytesPerSec),
+        fmtNs(r.throttledNs),
+        fmtNs(r.sinkStalledNs),
+        r.writer.count ? passText(r.writer.p99 <= 1e6) : '–',
+      ]),
+    ),
+  );
+  parts.push(`\n**(d)** ${REDIS_REFERENCE}\n`);
+  return parts.join('');
+}

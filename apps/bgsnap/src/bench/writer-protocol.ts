@@ -1,0 +1,50 @@
+/** Control words shared (SharedArrayBuffer, Int32) between {@link BenchWriters} and its threads. */
+export const BENCH_CTRL = {
+  /** 0 run, 1 pause, 2 stop. */
+  command: 0,
+  /** Writers currently parked in a pause. */
+  parked: 1,
+  /** Recording epoch: 0 = not recording; each new value starts a fresh "first write to a page" set. */
+  epoch: 2,
+  /** Words 3.. : per-writer write counts (wrapping). */
+  counts: 3,
+} as const;
+
+/**
+ * A write slower than this, and the writer's first write to its page since recording began, is counted
+ * as a write fault. An unprotected store plus two clock reads takes ~0.1-0.5 µs here; the fastest
+ * userfaultfd round trip is several µs (anchors §2: 4.7 µs on a laptop, 17 µs p50 on these VMs).
+ */
+export const FAULT_MIN_NS = 2_000;
+
+/** workerData of one benchmark writer. */
+export interface BenchWriterData {
+  index: number;
+  handle: unknown;
+  pageCount: number;
+  pageSize: number;
+  /** Writes per second; 0 = as fast as possible. */
+  rate: number;
+  seed: number;
+  control: SharedArrayBuffer;
+}
+
+/** What a benchmark writer reports when stopped; latencies in ns. */
+export interface BenchWriterResult {
+  index: number;
+  writes: number;
+  /** Writes made while recording. */
+  recordedWrites: number;
+  /** First writes to a page while recording. */
+  firstWrites: number;
+  /** First writes slower than {@link FAULT_MIN_NS}: the writes that hit a protected page. */
+  faults: number;
+  /** HdrHistogram (compressed base64) of those faults' latencies. */
+  faultHistogram: string;
+  /** Longest single write while recording (fault or not), and when it began (ms since the epoch). */
+  maxWriteNs: number;
+  maxWriteAtMs: number;
+  /** Writes slower than 1 ms and 5 ms while recording. */
+  over1ms: number;
+  over5ms: number;
+}
