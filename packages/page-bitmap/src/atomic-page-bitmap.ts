@@ -370,6 +370,18 @@ export class AtomicPageBitmap implements ReadonlyPageBitmap {
     return from > 0 ? nextClearInWords(this.view, 0, from - 1) : -1;
   }
 
+  /** First set bit in `[start, end)`, or -1: a bounded {@link AtomicPageBitmap.nextSet}. */
+  findSet(start: number, end: number): number {
+    checkRange(start, end, this.size);
+    return start === end ? -1 : nextSetInWords(this.view, start, end - 1);
+  }
+
+  /** First clear bit in `[start, end)`, or -1: a bounded {@link AtomicPageBitmap.nextClear}. */
+  findClear(start: number, end: number): number {
+    checkRange(start, end, this.size);
+    return start === end ? -1 : nextClearInWords(this.view, start, end - 1);
+  }
+
   /**
    * Calls `cb(start, length)` for every maximal run of set bits within `[start, end)`, in order,
    * clipped to the range; returning `false` stops early. Allocation-free.

@@ -43,7 +43,7 @@ function rangeArb(size: number): fc.Arbitrary<[number, number]> {
 
 type Op =
   | { op: 'set' | 'clear' | 'test'; i: number }
-  | { op: 'setRange' | 'clearRange' | 'countRange' | 'runs'; s: number; e: number }
+  | { op: 'setRange' | 'clearRange' | 'countRange' | 'runs' | 'find'; s: number; e: number }
   | { op: 'fill'; v: boolean }
   | { op: 'nextSet' | 'nextClear'; from: number; wrap: boolean };
 
@@ -57,6 +57,7 @@ function opArb(size: number): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: rangeArb(size).map(([s, e]) => ({ op: 'clearRange' as const, s, e })) },
     { weight: 1, arbitrary: rangeArb(size).map(([s, e]) => ({ op: 'countRange' as const, s, e })) },
     { weight: 1, arbitrary: rangeArb(size).map(([s, e]) => ({ op: 'runs' as const, s, e })) },
+    { weight: 2, arbitrary: rangeArb(size).map(([s, e]) => ({ op: 'find' as const, s, e })) },
     { weight: 1, arbitrary: fc.boolean().map((v) => ({ op: 'fill' as const, v })) },
     {
       weight: 2,
@@ -103,6 +104,15 @@ function apply(bm: Subject, model: ModelBitmap, o: Op): void {
       expect(collectRuns(bm, o.s, o.e), `forEachRun(${o.s}, ${o.e})`).toEqual(model.runs(o.s, o.e));
       expect([...bm.runs(o.s, o.e)], `runs(${o.s}, ${o.e})`).toEqual(model.runs(o.s, o.e));
       break;
+    case 'find': {
+      const set = model.nextSet(o.s);
+      const clear = model.nextClear(o.s);
+      expect(bm.findSet(o.s, o.e), `findSet(${o.s}, ${o.e})`).toBe(set >= 0 && set < o.e ? set : -1);
+      expect(bm.findClear(o.s, o.e), `findClear(${o.s}, ${o.e})`).toBe(
+        clear >= 0 && clear < o.e ? clear : -1,
+      );
+      break;
+    }
     case 'fill':
       bm.fill(o.v);
       model.fill(o.v);

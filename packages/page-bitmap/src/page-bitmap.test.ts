@@ -153,6 +153,8 @@ describe('PageBitmap argument checking', () => {
     expect(() => bm.forEachRun(null as never)).toThrow(TypeError);
     expect(() => bm.nextSet(101)).toThrow(/from must be an integer in \[0, 100\]/);
     expect(() => bm.nextClear(-1)).toThrow(RangeError);
+    expect(() => bm.findSet(5, 101)).toThrow(/end must be an integer in \[5, 100\], got 101/);
+    expect(() => bm.findClear(-1, 5)).toThrow(/start must be an integer/);
     expect(() => [...bm.runs(0, 200)]).toThrow(RangeError);
     expect(() => bm.fill(1 as never)).toThrow(TypeError);
   });

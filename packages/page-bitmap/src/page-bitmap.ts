@@ -317,6 +317,21 @@ export class PageBitmap implements ReadonlyPageBitmap {
     return from > 0 ? this.nextClearIn(0, from - 1) : -1;
   }
 
+  /**
+   * First set bit in `[start, end)`, or -1: a bounded {@link PageBitmap.nextSet} that never scans
+   * past `end` (for example "how long is the run at `p`, up to 64 pages").
+   */
+  findSet(start: number, end: number): number {
+    checkRange(start, end, this.size);
+    return start === end || this.total === 0 ? -1 : this.nextSetIn(start, end - 1);
+  }
+
+  /** First clear bit in `[start, end)`, or -1: a bounded {@link PageBitmap.nextClear}. */
+  findClear(start: number, end: number): number {
+    checkRange(start, end, this.size);
+    return start === end || this.total === this.size ? -1 : this.nextClearIn(start, end - 1);
+  }
+
   /** First set bit in `[from, last]` (validated by the caller), or -1. */
   private nextSetIn(from: number, last: number): number {
     let b = from >>> BLOCK_SHIFT;

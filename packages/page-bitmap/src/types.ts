@@ -25,6 +25,10 @@ export interface ReadonlyPageBitmap {
   nextSet(from: number, wrap?: boolean): number;
   /** First clear bit at or after `from` (`0 <= from <= size`), or -1; `wrap` as for {@link nextSet}. */
   nextClear(from: number, wrap?: boolean): number;
+  /** First set bit in `[start, end)`, or -1; never looks past `end`. */
+  findSet(start: number, end: number): number;
+  /** First clear bit in `[start, end)`, or -1; never looks past `end`. */
+  findClear(start: number, end: number): number;
   /**
    * Calls `cb(start, length)` for every maximal run of set bits within `[start, end)` (runs are clipped
    * to the range), in ascending order. Returning `false` from `cb` stops the iteration.
