@@ -22,6 +22,15 @@ const scenarios = [
     { stall: { ...stall, untilNs: 1e9 }, highWaterMark: 2 * MiB, batchBytes: 256 * 1024 },
   ],
   ['E: no stalls, slow scan 20us/page (scan work dominates)', { scanNsPerPage: 20_000 }],
+  [
+    'F: as A, stream is half the reported bytes (zero pages), loop does not call onBacklog',
+    { stall, streamRatio: 0.5, reportBacklog: false },
+  ],
+  [
+    'G: as A, stream 1% larger than reported (record headers), loop does not call onBacklog',
+    { stall, streamRatio: 1.01, reportBacklog: false },
+  ],
+  ['H: as G, loop calls onBacklog', { stall, streamRatio: 1.01 }],
 ];
 const policies = [
   ['unlimited', () => unlimited()],

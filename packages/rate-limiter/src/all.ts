@@ -5,7 +5,8 @@ import type { FaultObservation, LimiterContext, LimiterDecision, LimiterPolicy }
  * Applies several policies at once; the most restrictive decision wins.
  *
  * Semantics:
- * - Every observation (`start`, `onFault`, `onScan`, `onSinkWrite`) reaches every member, in order.
+ * - Every observation (`start`, `onFault`, `onScan`, `onSinkWrite`, and `onBacklog` to members that
+ *   define it) reaches every member, in order.
  * - `decide` asks every member (each sees every call, so time-driven state such as a token bucket's
  *   refill stays current) and answers `scanPages = min` and `waitNs = max` of their answers. The
  *   result is at least as restrictive as each member's: whoever asked to wait gets at least its wait,
@@ -51,6 +52,9 @@ export function all(...policies: LimiterPolicy[]): LimiterPolicy {
     },
     onSinkWrite(now: number, bytes: number, blockedNs: number) {
       for (let i = 0; i < n; i++) members[i]!.onSinkWrite(now, bytes, blockedNs);
+    },
+    onBacklog(now: number, bufferedBytes: number) {
+      for (let i = 0; i < n; i++) members[i]!.onBacklog?.(now, bufferedBytes);
     },
     decide(now: number, pendingFaults: number): LimiterDecision {
       let scanPages = Number.POSITIVE_INFINITY;

@@ -107,6 +107,7 @@ type Op =
   | { k: 'advance'; ns: number }
   | { k: 'fault'; fetch: number; queued: number; known: boolean; unqueued: number }
   | { k: 'sink'; bytes: number; blocked: number }
+  | { k: 'backlog'; bytes: number }
   | { k: 'step'; pending: number; waitShare: number; batch: number; perPage: number };
 
 const contextArb: fc.Arbitrary<LimiterContext> = fc.record({
@@ -136,6 +137,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     bytes: fc.integer({ min: 1, max: 64 * 2 ** 20 }),
     blocked: latencyArb,
   }),
+  fc.record({ k: fc.constant('backlog' as const), bytes: fc.integer({ min: 0, max: 64 * 2 ** 20 }) }),
   fc.record({
     k: fc.constant('step' as const),
     pending: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 1000 })),
@@ -172,6 +174,9 @@ function play(
       }
       case 'sink':
         p.onSinkWrite(now, op.bytes, op.blocked);
+        break;
+      case 'backlog':
+        p.onBacklog?.(now, op.bytes);
         break;
       case 'step': {
         const d = p.decide(now, op.pending);

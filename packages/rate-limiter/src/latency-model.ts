@@ -45,6 +45,13 @@ export interface LatencyModelOptions {
   seed?: number;
   /** Bin width (ns) of {@link LatencyModelResult.throughput}. Default 10 ms. */
   binNs?: number;
+  /** Whether the loop calls `onBacklog` with the writer's exact backlog after each step. Default true. */
+  reportBacklog?: boolean;
+  /**
+   * Stream bytes per page byte (zero pages, compression). `onScan` still reports raw bytes, as the
+   * bgsnap save loop does. Default 1.
+   */
+  streamRatio?: number;
 }
 
 /** What {@link runLatencyModel} measured. */
@@ -95,7 +102,8 @@ function percentile(sorted: Float64Array, q: number): number {
  * mirrors the bgsnap save loop: serve every pending fault (each costs `faultServiceNs`), ask
  * `decide`, wait (ended early by a fault), scan (each page costs `scanNsPerPage`, faults arriving
  * meanwhile wait), and await drain when the queued bytes reach the high-water mark — the moment a
- * stalled sink stalls every waiting writer. The sink writes at most `batchBytes` at a time at
+ * stalled sink stalls every waiting writer. After serving faults and after each scan it reports the
+ * writer's backlog through `onBacklog` (unless `reportBacklog` is false). The sink writes at most `batchBytes` at a time at
  * `sinkBytesPerSecond`, and makes no progress during stalls.
  *
  * Use it to compare policies, or to check a custom one, without a real memory or sink. Deterministic
@@ -123,6 +131,8 @@ export function runLatencyModel(
   const knows = options.knowsFaultTime ?? true;
   const binNs = options.binNs ?? 10e6;
   const rand = prng(options.seed ?? 1);
+  const reportBacklog = options.reportBacklog ?? true;
+  const ratio = options.streamRatio ?? 1;
 
   // Fault arrival times, pre-drawn.
   const arrivals: number[] = [];
@@ -203,7 +213,7 @@ export function runLatencyModel(
       while (nextArrival < arrivals.length && arrivals[nextArrival]! <= fetchedAt) {
         const raised = arrivals[nextArrival++]!;
         advance(now + faultCost);
-        queued += pageSize;
+        queued += pageSize * ratio;
         if (inFlight === 0) startWrite(now);
         latencies.push(now - raised);
         policy.onFault({
@@ -226,6 +236,7 @@ export function runLatencyModel(
   while (now < duration) {
     serveFaults();
     drainIfNeeded();
+    if (reportBacklog) policy.onBacklog?.(now, queued);
     const d = policy.decide(now, 0);
     decisions++;
     if (!(d.waitNs >= 0 && d.scanPages >= 0) || (d.waitNs === 0 && d.scanPages === 0)) {
@@ -240,12 +251,13 @@ export function runLatencyModel(
     const n = Math.min(Math.floor(d.scanPages), batchPages);
     if (n > 0 && now < duration) {
       advance(now + n * scanCost);
-      queued += n * pageSize;
+      queued += n * pageSize * ratio;
       if (inFlight === 0) startWrite(now);
       scanned += n * pageSize;
       const bin = Math.min(throughput.length - 1, Math.floor(now / binNs));
       throughput[bin]! += n * pageSize;
       policy.onScan(now, n, n * pageSize);
+      if (reportBacklog) policy.onBacklog?.(now, queued);
     }
     drainIfNeeded();
   }

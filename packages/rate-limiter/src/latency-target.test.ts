@@ -32,6 +32,22 @@ describe('latencyTarget', () => {
     expect(runLatencyModel(latencyTarget({ control: 'codel' }), SMALL_HWM).p99Ns).toBeGreaterThan(10 * MS);
   });
 
+  it('uses the writer backlog when the loop reports it, and copes without it when the stream is smaller', () => {
+    // Zero pages / compression: the stream is half the bytes onScan reports.
+    const shrunk: LatencyModelOptions = { ...STALLS, streamRatio: 0.5 };
+    const reported = runLatencyModel(latencyTarget(), shrunk);
+    const estimated = runLatencyModel(latencyTarget(), { ...shrunk, reportBacklog: false });
+    const base = runLatencyModel(unlimited(), shrunk);
+    expect(reported.p99Ns).toBeLessThan(1 * MS);
+    expect(reported.scanBytesPerSecond).toBeGreaterThan(0.95 * base.scanBytesPerSecond);
+    // Without the backlog the estimate drifts high and is re-anchored when the sink idles: safe, a bit slower.
+    expect(estimated.p99Ns).toBeLessThan(1 * MS);
+    expect(estimated.scanBytesPerSecond).toBeGreaterThan(0.85 * base.scanBytesPerSecond);
+    // A stream larger than reported (record headers) must not let the real queue creep up to the mark.
+    const grown = runLatencyModel(latencyTarget(), { ...STALLS, streamRatio: 1.01, reportBacklog: false });
+    expect(grown.p99Ns).toBeLessThan(1 * MS);
+  });
+
   it('meets tighter targets by cutting each scan step to what fits in a quarter of the target', () => {
     const slowScan: LatencyModelOptions = { scanNsPerPage: 20_000, batchPages: 64, durationNs: 1e9 };
     // 64 pages × 20 us = 1.28 ms of scan work per step, longer than the target itself.
@@ -61,6 +77,9 @@ describe('latencyTarget', () => {
     loop.advance(10 * MS);
     expect(loop.decide()).toEqual({ scanPages: 1, waitNs: 0 });
     loop.scan(1).sink(65 * 4096, 1 * MS);
+    // The byte estimate errs high on purpose (2%); the writer's own backlog figure replaces it.
+    expect(loop.decide().scanPages).toBeGreaterThanOrEqual(60);
+    loop.policy.onBacklog!(loop.now, 0);
     expect(loop.decide().scanPages).toBe(64);
   });
 
@@ -72,12 +91,14 @@ describe('latencyTarget', () => {
     expect(room()).toBe(0); // window now 100 pages (half the peak), 201 queued
     for (let i = 0; i < 12; i++) loop.sink(16 * 4096, 100_000);
     loop.sink(9 * 4096, 100_000);
+    loop.policy.onBacklog!(loop.now, 0);
     expect(room()).toBe(100);
     for (let i = 0; i < 40; i++)
       loop
         .advance(50 * MS)
         .fault(10_000)
         .sink(4096, 10_000);
+    loop.policy.onBacklog!(loop.now, 0);
     expect(room()).toBe(256);
   });
 

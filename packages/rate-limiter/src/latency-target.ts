@@ -66,6 +66,10 @@ const SILENCE_RESET_FACTOR = 4;
 const LATENCY_SAMPLES = 256;
 /** aimd: good intervals without a late fault or a sink stall before the learnt ceiling relaxes. */
 const RELAX_AFTER_INTERVALS = 20;
+/** Sink-to-input byte ratio is assumed this much higher than measured (see outPerIn). */
+const ESTIMATE_BIAS = 1.02;
+/** Estimate check: a sink busy less than this share of an interval while "a window is queued" means the estimate is high. */
+const IDLE_SHARE = 0.5;
 /** aimd: share of an interval the sink spent writing above which the window does not grow. */
 const SATURATED = 0.9;
 
@@ -75,7 +79,8 @@ const SATURATED = 0.9;
  * only when foreground latency rises).
  *
  * What it controls is the amount of scan data queued between the save loop and the sink — a window,
- * as in TCP. In plain mode a writer waits when the save loop is busy or blocked, and the loop blocks
+ * as in TCP — taken from `onBacklog` when the save loop reports the writer's backlog, else estimated
+ * from `onScan`/`onFault` bytes in and `onSinkWrite` bytes out. In plain mode a writer waits when the save loop is busy or blocked, and the loop blocks
  * when the stream writer passes its high-water mark, which happens when a sink stalls with a lot of
  * scan data queued. With at most a window of data in flight, a stall stops the scan instead of the
  * loop, and faults keep being served at once. On top of that:
@@ -145,15 +150,20 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
   let intervalEnd = 0;
   let intervalStartAt = 0;
   let intervalBusyNs = 0; // sink blocked time completed this interval
+  let intervalWrites = 0;
   let intervalFaults = 0;
   let intervalLate = 0;
   let intervalMin = Number.POSITIVE_INFINITY;
   const samples = new Float64Array(LATENCY_SAMPLES);
   let codelStep = 0;
   let piError = 0;
-  // queue estimate, in onScan/onFault bytes
+  // queue estimate, in onScan/onFault bytes, replaced by the writer's figure wherever onBacklog reports it
   let queued = 0;
-  let outPerIn = 1; // sink bytes per input byte (zero pages, compression), re-learnt at each quiet point
+  let backlogKnown = false;
+  // Sink bytes per input byte (zero pages, compression, record headers), re-learnt at each quiet point.
+  // Biased high so the estimate errs towards "more queued": that error shows (the sink idles) and is
+  // corrected; the opposite one would only show as a full writer and late faults.
+  let outPerIn = ESTIMATE_BIAS;
   let segmentIn = 0;
   let segmentOut = 0;
   let lastCompletionAt = 0;
@@ -176,8 +186,29 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
     window = clampWindow(Math.min(window / 2, ceiling));
   };
 
+  /** The queue is in fact (nearly) empty: restart the estimate and re-learn sink bytes per input byte. */
+  const reanchor = (): void => {
+    if (segmentIn > 0 && segmentOut > 0) {
+      outPerIn = ESTIMATE_BIAS * Math.min(2, Math.max(0.02, segmentOut / segmentIn));
+    }
+    segmentIn = 0;
+    segmentOut = 0;
+    queued = 0;
+  };
+
   const closeInterval = (now: number): void => {
     const n = intervalFaults;
+    // Writes completed but the sink idled half the interval, while the estimate says at least a
+    // window's worth is queued: a sink with that much to do would not idle, so the estimate is high.
+    // (A stall cannot look like this: its one completing write counts the whole stall as busy.)
+    if (
+      !backlogKnown &&
+      intervalWrites > 0 &&
+      intervalBusyNs < IDLE_SHARE * (now - intervalStartAt) &&
+      queued + pageSize >= window
+    ) {
+      reanchor();
+    }
     if (control === 'aimd') {
       // A sink already busy (nearly) all the time gains nothing from a bigger window, only a longer
       // queue (BBR's lesson): grow only when the window, not the sink, limits the scan.
@@ -215,6 +246,7 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
     intervalLate = 0;
     intervalMin = Number.POSITIVE_INFINITY;
     intervalBusyNs = 0;
+    intervalWrites = 0;
     intervalStartAt = now;
     const len = control === 'codel' ? intervalNs / Math.sqrt(codelStep + 1) : intervalNs;
     intervalEnd = now + len;
@@ -234,13 +266,15 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
       intervalEnd = context.startedAt + intervalNs;
       intervalStartAt = context.startedAt;
       intervalBusyNs = 0;
+      intervalWrites = 0;
       intervalFaults = 0;
       intervalLate = 0;
       intervalMin = Number.POSITIVE_INFINITY;
       codelStep = 0;
       piError = 0;
       queued = 0;
-      outPerIn = 1;
+      backlogKnown = false;
+      outPerIn = ESTIMATE_BIAS;
       segmentIn = 0;
       segmentOut = 0;
       lastCompletionAt = context.startedAt;
@@ -280,6 +314,7 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
     onSinkWrite(now: number, bytes: number, blockedNs: number) {
       if (now >= intervalEnd) closeInterval(now);
       intervalBusyNs += blockedNs;
+      intervalWrites++;
       if (typicalWriteNs === 0 || blockedNs < STALL_FACTOR * typicalWriteNs) {
         typicalWriteNs = typicalWriteNs === 0 ? blockedNs : typicalWriteNs * 0.875 + blockedNs * 0.125;
       } else {
@@ -296,17 +331,20 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
       segmentOut += bytes;
       lastCompletionAt = now;
     },
+    onBacklog(now: number, bufferedBytes: number) {
+      if (now >= intervalEnd) closeInterval(now);
+      // The writer's own figure, in the units of its high-water mark: no estimate needed.
+      backlogKnown = true;
+      queued = Math.max(bufferedBytes, 0);
+      if (queued > peakQueued) peakQueued = queued;
+    },
     decide(now: number): LimiterDecision {
       if (now >= intervalEnd) closeInterval(now);
       const silentNs = now - lastCompletionAt;
-      if (queued > 0 && silentNs > SILENCE_RESET_FACTOR * maxHoldNs) {
+      if (!backlogKnown && queued > 0 && silentNs > SILENCE_RESET_FACTOR * maxHoldNs) {
         // Long silence with data believed queued: the writer has in fact run dry (the byte estimate
-        // drifted, e.g. zero pages or compression shrank the stream). Re-anchor at zero and re-learn
-        // the sink-to-input byte ratio from the segment that just ended.
-        if (segmentIn > 0 && segmentOut > 0) outPerIn = Math.min(2, Math.max(0.02, segmentOut / segmentIn));
-        segmentIn = 0;
-        segmentOut = 0;
-        queued = 0;
+        // drifted, e.g. zero pages or compression shrank the stream).
+        reanchor();
       }
       const stalled =
         typicalWriteNs > 0 && queued >= biggestWrite && silentNs > STALL_FACTOR * typicalWriteNs + pollNs;

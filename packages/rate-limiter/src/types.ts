@@ -56,7 +56,7 @@ export interface LimiterDecision {
  * do no I/O, so they are deterministic under test and run unchanged in virtual time.
  *
  * Call order, driven by the save loop: `start` once; then any interleaving of `onFault`, `onScan`,
- * `onSinkWrite` and `decide`, with non-decreasing `now`.
+ * `onSinkWrite`, `onBacklog` (if defined) and `decide`, with non-decreasing `now`.
  */
 export interface LimiterPolicy {
   /** Short name for reports, for example `threshold` or `latency-target(p99<1ms)`. */
@@ -74,6 +74,14 @@ export interface LimiterPolicy {
   onScan(now: number, pages: number, bytes: number): void;
   /** A sink write of `bytes` completed at `now` after being blocked for `blockedNs`. */
   onSinkWrite(now: number, bytes: number, blockedNs: number): void;
+  /**
+   * Optional. The stream writer's backlog at `now`: bytes encoded but not yet written by the sink
+   * (`SnapshotWriter.stats.bufferedBytes`, the quantity its high-water mark applies to). A save loop
+   * that can, reports it after serving faults and after each scan step; a policy that bounds the data
+   * queued ahead of the sink then uses it instead of estimating the backlog from `onScan` and
+   * `onSinkWrite` bytes (which differ by zero pages, compression and record headers).
+   */
+  onBacklog?(now: number, bufferedBytes: number): void;
   /**
    * What to do next, at time `now`, with `pendingFaults` fault events known to be waiting (0 when the
    * loop has just drained the queue). Must be cheap: it runs between every scan step.
