@@ -2,7 +2,7 @@
  * Byte layout of the bgsnap snapshot stream, version 1. docs/FORMAT.md is the normative description;
  * this module is its single implementation, shared by the writer and the reader.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc.js';
 import { SnapshotFormatError } from './errors.js';
 
 /** First 8 bytes of every stream: "BGSNAP\r\n" (the CR LF catches text-mode mangling). */
@@ -123,7 +123,7 @@ export function encodeHeader(input: {
     buf.set(name, off + 14);
     off += REGION_ENTRY_FIXED_BYTES + name.length;
   });
-  view.setUint32(off, crc32(buf.subarray(0, off)), true);
+  view.setUint32(off, crc32(buf.subarray(0, off), 0), true);
   return buf;
 }
 
@@ -169,7 +169,7 @@ export function decodeHeader(bytes: Uint8Array): SnapshotHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = bytes.byteLength;
   const stored = view.getUint32(length - CRC_BYTES, true);
-  const actual = crc32(bytes.subarray(0, length - CRC_BYTES));
+  const actual = crc32(bytes.subarray(0, length - CRC_BYTES), 0);
   if (stored !== actual) {
     throw new SnapshotFormatError('CHECKSUM_MISMATCH', length - CRC_BYTES, 'header checksum mismatch');
   }

@@ -4,6 +4,7 @@
  * and a validating streaming reader that restores, verifies, inspects and compares snapshots.
  * @packageDocumentation
  */
+export { crc32Implementation } from './crc.js';
 export {
   SinkError,
   SnapshotArgumentError,

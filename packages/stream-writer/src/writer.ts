@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc.js';
 import { SnapshotArgumentError, SnapshotStateError, toSinkError } from './errors.js';
 import {
   DEFAULT_MAX_RECORD_BYTES,

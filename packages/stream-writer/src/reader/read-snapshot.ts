@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../crc.js';
 import { SnapshotArgumentError, SnapshotFormatError } from '../errors.js';
 import {
   CRC_BYTES,
