@@ -176,7 +176,7 @@ export class UffdFaultSource implements FaultSource {
       'options.protectChunkBytes',
       options.protectChunkBytes ?? DEFAULT_CHUNK,
       this.#pageSize,
-      1 << 30,
+      MAX_TRACKED_BYTES,
     );
     if (chunk % this.#pageSize !== 0) {
       throw new RangeError(`options.protectChunkBytes must be a multiple of ${this.#pageSize}; got ${chunk}`);
