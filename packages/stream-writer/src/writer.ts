@@ -127,6 +127,9 @@ export interface SnapshotWriter {
   readonly regions: readonly SnapshotRegion[];
 }
 
+/** Bytes checksummed and copied at a time: small enough to stay in L2 between the two passes. */
+const COPY_PIECE = 64 * 1024;
+
 const defaultClock = { now: () => Number(process.hrtime.bigint()) };
 
 function optionInt(name: string, value: unknown, min: number, max: number, fallback: number): number {
@@ -514,8 +517,13 @@ class Writer implements SnapshotWriter {
 
   private sealRecord(payload: number): void {
     const end = this.pos + RECORD_HEADER_BYTES + payload;
-    this.crc = crc32(this.batch.subarray(this.pos, end), this.crc);
-    this.view.setUint32(end, this.crc, true);
+    this.sealRecordWithCrc(payload, crc32(this.batch.subarray(this.pos, end), this.crc));
+  }
+
+  private sealRecordWithCrc(payload: number, crc: number): void {
+    const end = this.pos + RECORD_HEADER_BYTES + payload;
+    this.crc = crc;
+    this.view.setUint32(end, crc, true);
     this.pos = end + 4;
     this.bytesEncoded += RECORD_OVERHEAD + payload;
     this.payloadBytes += payload;
@@ -567,8 +575,16 @@ class Writer implements SnapshotWriter {
       n = Math.min(n, room);
       const bytes = n * pageSize;
       this.writeRecordHeader(0, region, first + done, n, bytes);
-      this.batch.set(src.subarray(start, start + bytes), this.pos + RECORD_HEADER_BYTES);
-      this.sealRecord(bytes);
+      // Checksum each piece of the source right before copying it: the copy then reads from cache,
+      // so the pages cross the memory bus once instead of being re-read from the batch for the CRC.
+      let crc = crc32(this.batch.subarray(this.pos, this.pos + RECORD_HEADER_BYTES), this.crc);
+      const dst = this.pos + RECORD_HEADER_BYTES;
+      for (let o = 0; o < bytes; o += COPY_PIECE) {
+        const piece = src.subarray(start + o, start + Math.min(bytes, o + COPY_PIECE));
+        crc = crc32(piece, crc);
+        this.batch.set(piece, dst + o);
+      }
+      this.sealRecordWithCrc(bytes, crc);
       done += n;
     }
   }
