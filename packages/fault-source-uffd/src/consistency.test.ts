@@ -27,6 +27,7 @@ interface Case {
   hugePages: boolean;
   protectUnpopulated?: boolean;
   copyBufferPages?: number;
+  batchPages?: number;
   seed: number;
 }
 
@@ -42,9 +43,10 @@ async function checkConsistency(c: Case) {
   try {
     await writers.progress(5_000);
     await writers.pause();
+    const hugeBefore = anonHugeKiB();
     if (c.hugePages) {
-      // The protect pass must really have met huge PMDs, so that the 4 KiB releases below split them.
-      expect(anonHugeKiB(), 'AnonHugePages before start()').toBeGreaterThan(0);
+      // The protect pass must really meet huge PMDs, so that the 4 KiB releases below split them.
+      expect(hugeBefore, 'AnonHugePages before start()').toBeGreaterThan(0);
     }
     const reference = scratch.reference.subarray(0, c.bytes);
     reference.set(memory.block(0));
@@ -59,7 +61,8 @@ async function checkConsistency(c: Case) {
       await source.start();
       writers.setPageLimit(memory.pageCount);
       writers.resume();
-      const result = await saveImage(source, 64, undefined, scratch.image);
+      const result = await saveImage(source, c.batchPages ?? 64, undefined, scratch.image);
+      const hugeAfter = anonHugeKiB();
       const stats = source.stats();
       await source.stop();
       await writers.pause();
@@ -67,6 +70,11 @@ async function checkConsistency(c: Case) {
       expect(bad, `first page differing from the reference (of ${memory.pageCount})`).toBe(-1);
       // The writers really raced the save loop.
       expect(result.faultPagesSaved).toBeGreaterThan(0);
+      expect(result.duplicateContents, 'pages delivered with contents after the scan saved them').toBe(0);
+      if (c.hugePages) {
+        // 64-page (256 KiB) releases and single-page fault releases split the huge PMDs.
+        expect(hugeAfter, 'AnonHugePages after the snapshot').toBeLessThan(hugeBefore);
+      }
       return { result, stats };
     } finally {
       await source.stop();
@@ -132,6 +140,21 @@ describe('consistency under two random writers', () => {
       seed: 5,
     });
     expect(stats.prefaultedPages).toBe((32 * MiB) / 4096);
+  });
+
+  it('copy-on-fault: scan and fault thread race page by page; every page exactly once (8 seeds)', async () => {
+    for (let seed = 100; seed < 108; seed++) {
+      const { result } = await checkConsistency({
+        mode: 'copy-on-fault',
+        bytes: 4 * MiB + 4096 * (seed - 100),
+        chunk: MiB,
+        hugePages: seed % 2 === 0,
+        copyBufferPages: 1 + (seed % 3) * 16,
+        batchPages: 1 + (seed % 4),
+        seed,
+      });
+      expect(result.faultPagesSaved + result.scanPagesSaved).toBe((4 * MiB) / 4096 + (seed - 100));
+    }
   });
 
   it('copy-on-fault, THP, pre-faulting', async () => {

@@ -7,6 +7,8 @@ export interface SaveResult {
   readonly faultEvents: number;
   readonly faultPagesSaved: number;
   readonly scanPagesSaved: number;
+  /** Copy-on-fault events with contents for a page that was already saved: must be 0 (each page exactly once). */
+  readonly duplicateContents: number;
 }
 
 /**
@@ -29,10 +31,15 @@ export async function saveImage(
   let faultPagesSaved = 0;
   let scanPagesSaved = 0;
 
+  let duplicateContents = 0;
   const service = (faults: readonly WriteFault[]) => {
     for (const f of faults) {
       faultEvents++;
-      if (f.region !== 0 || saved[f.page]) continue;
+      if (f.region !== 0) continue;
+      if (saved[f.page]) {
+        if (f.contents) duplicateContents++;
+        continue;
+      }
       if (f.contents) {
         image.set(f.contents, f.page * ps);
       } else {
@@ -73,7 +80,7 @@ export async function saveImage(
     if (Date.now() > deadline) throw new Error(`${remaining} pages were never saved`);
     service(await source.waitForFaults(10e6));
   }
-  return { image, faultEvents, faultPagesSaved, scanPagesSaved };
+  return { image, faultEvents, faultPagesSaved, scanPagesSaved, duplicateContents };
 }
 
 /** Index of the first page where `a` and `b` differ, or -1. */
