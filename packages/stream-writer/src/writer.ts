@@ -1,3 +1,4 @@
+import { acquireBatch, releaseBatch } from './batch-pool.js';
 import { crc32 } from './crc.js';
 import { SnapshotArgumentError, SnapshotStateError, toSinkError } from './errors.js';
 import {
@@ -356,7 +357,7 @@ class Writer implements SnapshotWriter {
       TRAILER_BYTES,
     );
     this.maxPooled = Math.ceil(highWaterMark / this.batchCapacity) + 2;
-    this.batch = Buffer.allocUnsafeSlow(this.batchCapacity);
+    this.batch = acquireBatch(this.batchCapacity);
     this.view = new DataView(this.batch.buffer, this.batch.byteOffset, this.batch.byteLength);
     this.batch.set(header, 0);
     this.pos = header.length;
@@ -593,7 +594,7 @@ class Writer implements SnapshotWriter {
   private rotateBatch(): void {
     if (this.pos === 0) return;
     this.queue.push({ buf: this.batch, length: this.pos });
-    this.batch = this.pool.pop() ?? Buffer.allocUnsafeSlow(this.batchCapacity);
+    this.batch = this.pool.pop() ?? acquireBatch(this.batchCapacity);
     this.view = new DataView(this.batch.buffer, this.batch.byteOffset, this.batch.byteLength);
     this.pos = 0;
     if (!this.pumping) void this.pump();
@@ -662,13 +663,20 @@ class Writer implements SnapshotWriter {
     for (const w of waiters) w.reject(error);
   }
 
+  /** Hands idle batch buffers to the process-wide pool; the queue and an in-flight write keep theirs. */
+  private releaseBuffers(): void {
+    for (const buf of this.pool) releaseBatch(buf);
+    this.pool.length = 0;
+    if (this.state === 'finished') releaseBatch(this.batch);
+  }
+
   /** The snapshot cannot complete: drop buffers, abort the sink, fail every waiter. */
   private fail(error: unknown): void {
     if (this.state === 'failed' || this.state === 'aborted' || this.state === 'finished') return;
     this.state = 'failed';
     this.failure = error;
     this.queue.length = 0;
-    this.pool.length = 0;
+    this.releaseBuffers();
     this.rejectWaiters(error);
     this.abortSink(error);
   }
@@ -762,6 +770,7 @@ class Writer implements SnapshotWriter {
     const closeNs = Math.max(0, this.clock.now() - started);
     if ((this.state as string) !== 'finishing') this.assertOpen();
     this.state = 'finished';
+    this.releaseBuffers();
     return {
       ...this.stats,
       totalPages: this.totalPages,
@@ -776,6 +785,7 @@ class Writer implements SnapshotWriter {
     if (this.state !== 'aborted' && this.state !== 'failed') {
       this.state = 'aborted';
       this.queue.length = 0;
+      this.releaseBuffers();
       this.rejectWaiters(
         new SnapshotStateError('ABORTED', 'the snapshot writer was aborted', { cause: reason }),
       );
