@@ -135,239 +135,288 @@ export function latencyTarget(options: LatencyTargetOptions = {}): LimiterPolicy
   });
   const measure = enumOption(P, 'measure', options.measure, 'true', LATENCY_MEASURES);
 
-  // --- state (reset by start) ---
-  let pageSize = 4096;
-  let window = maxQueue; // start wide open: background work gets the bandwidth until latency says otherwise
-  let windowFloor = minQueue;
-  // aimd: a learnt ceiling — half the most data that was queued when faults turned late (the stream
-  // writer's unknown high-water mark shows up there) — relaxed only after a quiet spell.
-  let ceiling = maxQueue;
-  let lastDecreaseAt = Number.NEGATIVE_INFINITY;
-  let lastTroubleAt = Number.NEGATIVE_INFINITY; // last late fault or sink stall
-  let peakQueued = 0;
-  let prevPeakQueued = 0;
+  return new LatencyTarget({ target, control, intervalNs, maxQueue, minQueue, pollNs, maxHoldNs, measure });
+}
+
+interface LatencyTargetConfig {
+  target: number;
+  control: LatencyControl;
+  intervalNs: number;
+  maxQueue: number;
+  minQueue: number;
+  pollNs: number;
+  maxHoldNs: number;
+  measure: LatencyMeasure;
+}
+
+/**
+ * The latency-target state machine. A class rather than a closure: V8 keeps number fields unboxed,
+ * while numbers captured by a closure are re-boxed on every store.
+ */
+class LatencyTarget implements LimiterPolicy {
+  readonly name: string;
+  private readonly c: LatencyTargetConfig;
+  private pageSize = 4096;
+  /** Bytes allowed in flight; starts wide open: background work gets the bandwidth until latency says otherwise. */
+  private window: number;
+  private windowFloor: number;
+  /**
+   * aimd: a learnt ceiling — half the most data that was queued when faults turned late (the stream
+   * writer's unknown high-water mark shows up there) — relaxed only after a quiet spell.
+   */
+  private ceiling: number;
+  private lastDecreaseAt = Number.NEGATIVE_INFINITY;
+  /** Last late fault or sink stall. */
+  private lastTroubleAt = Number.NEGATIVE_INFINITY;
+  private peakQueued = 0;
+  private prevPeakQueued = 0;
   // interval statistics
-  let intervalEnd = 0;
-  let intervalStartAt = 0;
-  let intervalBusyNs = 0; // sink blocked time completed this interval
-  let intervalWrites = 0;
-  let intervalFaults = 0;
-  let intervalLate = 0;
-  let intervalMin = Number.POSITIVE_INFINITY;
-  const samples = new Float64Array(LATENCY_SAMPLES);
-  let codelStep = 0;
-  let piError = 0;
-  // queue estimate, in onScan/onFault bytes, replaced by the writer's figure wherever onBacklog reports it
-  let queued = 0;
-  let backlogKnown = false;
-  // Sink bytes per input byte (zero pages, compression, record headers), re-learnt at each quiet point.
-  // Biased high so the estimate errs towards "more queued": that error shows (the sink idles) and is
-  // corrected; the opposite one would only show as a full writer and late faults.
-  let outPerIn = ESTIMATE_BIAS;
-  let segmentIn = 0;
-  let segmentOut = 0;
-  let lastCompletionAt = 0;
-  let typicalWriteNs = 0; // EWMA of non-stall sink write times; 0 = none seen
-  let biggestWrite = 0;
+  private intervalEnd = 0;
+  private intervalStartAt = 0;
+  /** Sink blocked time completed this interval. */
+  private intervalBusyNs = 0;
+  private intervalWrites = 0;
+  private intervalFaults = 0;
+  private intervalLate = 0;
+  private intervalMin = Number.POSITIVE_INFINITY;
+  private readonly samples = new Float64Array(LATENCY_SAMPLES);
+  private codelStep = 0;
+  private piError = 0;
+  /** Backlog estimate in onScan/onFault bytes, replaced by the writer's figure wherever onBacklog reports it. */
+  private queued = 0;
+  private backlogKnown = false;
+  /**
+   * Sink bytes per input byte (zero pages, compression, record headers), re-learnt at each quiet
+   * point. Biased high so the estimate errs towards "more queued": that error shows (the sink idles)
+   * and is corrected; the opposite one would only show as a full writer and late faults.
+   */
+  private outPerIn = ESTIMATE_BIAS;
+  private segmentIn = 0;
+  private segmentOut = 0;
+  private lastCompletionAt = 0;
+  /** EWMA of non-stall sink write times; 0 = none seen. */
+  private typicalWriteNs = 0;
+  private biggestWrite = 0;
   // scan cost
-  let nsPerPage = 0;
-  let decidedAt = 0;
-  let decidedScan = false;
-  let lastScanAt = 0;
+  private nsPerPage = 0;
+  private decidedAt = 0;
+  private decidedScan = false;
+  private lastScanAt = 0;
 
-  const clampWindow = (w: number): number => (w < windowFloor ? windowFloor : Math.min(w, maxQueue));
+  constructor(config: LatencyTargetConfig) {
+    this.c = config;
+    this.name = `latency-target(p99<${formatNs(config.target)},${config.control},max=${formatBytes(Math.round(config.maxQueue))})`;
+    this.window = config.maxQueue;
+    this.windowFloor = config.minQueue;
+    this.ceiling = config.maxQueue;
+  }
 
-  const decrease = (now: number): void => {
-    lastTroubleAt = now;
-    if (now - lastDecreaseAt < intervalNs) return;
-    lastDecreaseAt = now;
-    const peak = Math.max(peakQueued, prevPeakQueued);
-    ceiling = clampWindow(Math.min(ceiling, peak / 2));
-    window = clampWindow(Math.min(window / 2, ceiling));
-  };
+  start(context: LimiterContext): void {
+    const c = this.c;
+    this.pageSize = context.pageSize;
+    this.window = c.maxQueue;
+    this.windowFloor = c.minQueue;
+    this.ceiling = c.maxQueue;
+    this.lastDecreaseAt = Number.NEGATIVE_INFINITY;
+    this.lastTroubleAt = Number.NEGATIVE_INFINITY;
+    this.peakQueued = 0;
+    this.prevPeakQueued = 0;
+    this.intervalEnd = context.startedAt + c.intervalNs;
+    this.intervalStartAt = context.startedAt;
+    this.intervalBusyNs = 0;
+    this.intervalWrites = 0;
+    this.intervalFaults = 0;
+    this.intervalLate = 0;
+    this.intervalMin = Number.POSITIVE_INFINITY;
+    this.codelStep = 0;
+    this.piError = 0;
+    this.queued = 0;
+    this.backlogKnown = false;
+    this.outPerIn = ESTIMATE_BIAS;
+    this.segmentIn = 0;
+    this.segmentOut = 0;
+    this.lastCompletionAt = context.startedAt;
+    this.typicalWriteNs = 0;
+    this.biggestWrite = 0;
+    this.nsPerPage = 0;
+    this.decidedAt = context.startedAt;
+    this.decidedScan = false;
+    this.lastScanAt = context.startedAt;
+  }
+
+  onFault(o: FaultObservation): void {
+    const now = o.now;
+    if (now >= this.intervalEnd) this.closeInterval(now);
+    this.queued += this.pageSize;
+    this.segmentIn += this.pageSize;
+    if (this.queued > this.peakQueued) this.peakQueued = this.queued;
+    const lat = faultLatency(o, this.c.measure);
+    if (this.intervalFaults < LATENCY_SAMPLES) this.samples[this.intervalFaults] = lat;
+    this.intervalFaults++;
+    if (lat < this.intervalMin) this.intervalMin = lat;
+    if (lat > this.c.target) {
+      this.intervalLate++;
+      if (this.c.control === 'aimd') this.decrease(now);
+    }
+  }
+
+  onScan(now: number, pages: number, bytes: number): void {
+    if (pages <= 0) return;
+    this.queued += bytes;
+    this.segmentIn += bytes;
+    if (this.queued > this.peakQueued) this.peakQueued = this.queued;
+    this.lastScanAt = now;
+    if (this.decidedScan && now >= this.decidedAt) {
+      const perPage = (now - this.decidedAt) / pages;
+      this.nsPerPage = this.nsPerPage === 0 ? perPage : this.nsPerPage * 0.875 + perPage * 0.125;
+    }
+    this.decidedScan = false;
+  }
+
+  onSinkWrite(now: number, bytes: number, blockedNs: number): void {
+    if (now >= this.intervalEnd) this.closeInterval(now);
+    this.intervalBusyNs += blockedNs;
+    this.intervalWrites++;
+    const typical = this.typicalWriteNs;
+    if (typical === 0 || blockedNs < STALL_FACTOR * typical) {
+      this.typicalWriteNs = typical === 0 ? blockedNs : typical * 0.875 + blockedNs * 0.125;
+    } else {
+      // A stall: the sink can stop again, so keep the learnt ceiling for a while.
+      this.lastTroubleAt = now;
+    }
+    if (bytes > this.biggestWrite) {
+      this.biggestWrite = bytes;
+      this.windowFloor = Math.min(this.c.maxQueue, Math.max(this.c.minQueue, 2 * bytes));
+      this.window = this.clampWindow(this.window);
+    }
+    this.queued = Math.max(0, this.queued - bytes / this.outPerIn);
+    this.segmentOut += bytes;
+    this.lastCompletionAt = now;
+  }
+
+  onBacklog(now: number, bufferedBytes: number): void {
+    if (now >= this.intervalEnd) this.closeInterval(now);
+    // The writer's own figure, in the units of its high-water mark: no estimate needed.
+    this.backlogKnown = true;
+    this.queued = Math.max(bufferedBytes, 0);
+    if (this.queued > this.peakQueued) this.peakQueued = this.queued;
+  }
+
+  decide(now: number): LimiterDecision {
+    const c = this.c;
+    if (now >= this.intervalEnd) this.closeInterval(now);
+    const silentNs = now - this.lastCompletionAt;
+    if (!this.backlogKnown && this.queued > 0 && silentNs > SILENCE_RESET_FACTOR * c.maxHoldNs) {
+      // Long silence with data believed queued: the writer has in fact run dry (the byte estimate
+      // drifted, e.g. zero pages or compression shrank the stream).
+      this.reanchor();
+    }
+    const queued = this.queued;
+    const stalled =
+      this.typicalWriteNs > 0 &&
+      queued >= this.biggestWrite &&
+      silentNs > STALL_FACTOR * this.typicalWriteNs + c.pollNs;
+    const room = this.window - queued;
+    if (!stalled && room >= this.pageSize) {
+      let pages = Math.floor(room / this.pageSize);
+      if (this.nsPerPage > 0) {
+        const fit = Math.floor((c.target * SCAN_SHARE_OF_TARGET) / this.nsPerPage);
+        if (fit < pages) pages = Math.max(fit, 1);
+      }
+      this.decidedAt = now;
+      this.decidedScan = true;
+      return { scanPages: pages, waitNs: 0 };
+    }
+    const heldNs = now - this.lastScanAt;
+    if (heldNs >= c.maxHoldNs) {
+      this.decidedAt = now;
+      this.decidedScan = true;
+      return { scanPages: 1, waitNs: 0 };
+    }
+    this.decidedScan = false;
+    return { scanPages: 0, waitNs: Math.min(Math.ceil(c.maxHoldNs - heldNs), c.pollNs) };
+  }
+
+  private clampWindow(w: number): number {
+    return w < this.windowFloor ? this.windowFloor : Math.min(w, this.c.maxQueue);
+  }
+
+  private decrease(now: number): void {
+    this.lastTroubleAt = now;
+    if (now - this.lastDecreaseAt < this.c.intervalNs) return;
+    this.lastDecreaseAt = now;
+    const peak = Math.max(this.peakQueued, this.prevPeakQueued);
+    this.ceiling = this.clampWindow(Math.min(this.ceiling, peak / 2));
+    this.window = this.clampWindow(Math.min(this.window / 2, this.ceiling));
+  }
 
   /** The queue is in fact (nearly) empty: restart the estimate and re-learn sink bytes per input byte. */
-  const reanchor = (): void => {
-    if (segmentIn > 0 && segmentOut > 0) {
-      outPerIn = ESTIMATE_BIAS * Math.min(2, Math.max(0.02, segmentOut / segmentIn));
+  private reanchor(): void {
+    if (this.segmentIn > 0 && this.segmentOut > 0) {
+      this.outPerIn = ESTIMATE_BIAS * Math.min(2, Math.max(0.02, this.segmentOut / this.segmentIn));
     }
-    segmentIn = 0;
-    segmentOut = 0;
-    queued = 0;
-  };
+    this.segmentIn = 0;
+    this.segmentOut = 0;
+    this.queued = 0;
+  }
 
-  const closeInterval = (now: number): void => {
-    const n = intervalFaults;
+  private closeInterval(now: number): void {
+    const c = this.c;
+    const n = this.intervalFaults;
+    const length = now - this.intervalStartAt;
     // Writes completed but the sink idled half the interval, while the estimate says at least a
     // window's worth is queued: a sink with that much to do would not idle, so the estimate is high.
     // (A stall cannot look like this: its one completing write counts the whole stall as busy.)
     if (
-      !backlogKnown &&
-      intervalWrites > 0 &&
-      intervalBusyNs < IDLE_SHARE * (now - intervalStartAt) &&
-      queued + pageSize >= window
+      !this.backlogKnown &&
+      this.intervalWrites > 0 &&
+      this.intervalBusyNs < IDLE_SHARE * length &&
+      this.queued + this.pageSize >= this.window
     ) {
-      reanchor();
+      this.reanchor();
     }
-    if (control === 'aimd') {
+    if (c.control === 'aimd') {
       // A sink already busy (nearly) all the time gains nothing from a bigger window, only a longer
       // queue (BBR's lesson): grow only when the window, not the sink, limits the scan.
-      const saturated = intervalBusyNs >= SATURATED * (now - intervalStartAt);
-      if (intervalLate === 0 && !saturated && now - lastDecreaseAt >= intervalNs) {
+      const saturated = this.intervalBusyNs >= SATURATED * length;
+      if (this.intervalLate === 0 && !saturated && now - this.lastDecreaseAt >= c.intervalNs) {
         // Relax the ceiling only after a quiet spell: with periodic stalls, growing back between them
         // would make every stall hurt again.
-        if (now - lastTroubleAt >= RELAX_AFTER_INTERVALS * intervalNs) ceiling = clampWindow(ceiling * 1.25);
+        if (now - this.lastTroubleAt >= RELAX_AFTER_INTERVALS * c.intervalNs) {
+          this.ceiling = this.clampWindow(this.ceiling * 1.25);
+        }
         // Fast recovery (SILK): double per good interval up to the ceiling.
-        window = clampWindow(Math.min(ceiling, window * 2));
+        this.window = this.clampWindow(Math.min(this.ceiling, this.window * 2));
       }
-      prevPeakQueued = peakQueued;
-      peakQueued = queued;
-    } else if (control === 'codel') {
-      if (n > 0 && intervalMin > target) codelStep++;
-      else if (codelStep > 0) codelStep--;
-      window = clampWindow(maxQueue / 2 ** codelStep);
+      this.prevPeakQueued = this.peakQueued;
+      this.peakQueued = this.queued;
+    } else if (c.control === 'codel') {
+      if (n > 0 && this.intervalMin > c.target) this.codelStep++;
+      else if (this.codelStep > 0) this.codelStep--;
+      this.window = this.clampWindow(c.maxQueue / 2 ** this.codelStep);
     } else {
       let p99 = 0;
       if (n > 0) {
         const k = Math.min(n, LATENCY_SAMPLES);
-        const sorted = samples.subarray(0, k).sort();
+        const sorted = this.samples.subarray(0, k).sort();
         p99 = sorted[Math.min(k - 1, Math.floor(k * 0.99))]!;
       }
       // Normalised error, clipped so one terrible interval cannot wind the integral up, and so a quiet
       // interval grows the window gently. Gains: the best of a small grid under the latency model
       // (package README); larger ones bounce between the floor and the ceiling.
-      const e = Math.max(-0.1, Math.min(4, (p99 - target) / target));
+      const e = Math.max(-0.1, Math.min(4, (p99 - c.target) / c.target));
       const kp = 0.1;
       const ki = 0.2;
-      window = clampWindow(window * Math.exp(-(kp * (e - piError) + ki * e)));
-      piError = e;
+      this.window = this.clampWindow(this.window * Math.exp(-(kp * (e - this.piError) + ki * e)));
+      this.piError = e;
     }
-    intervalFaults = 0;
-    intervalLate = 0;
-    intervalMin = Number.POSITIVE_INFINITY;
-    intervalBusyNs = 0;
-    intervalWrites = 0;
-    intervalStartAt = now;
-    const len = control === 'codel' ? intervalNs / Math.sqrt(codelStep + 1) : intervalNs;
-    intervalEnd = now + len;
-  };
-
-  return {
-    name: `latency-target(p99<${formatNs(target)},${control},max=${formatBytes(Math.round(maxQueue))})`,
-    start(context: LimiterContext) {
-      pageSize = context.pageSize;
-      window = maxQueue;
-      windowFloor = minQueue;
-      ceiling = maxQueue;
-      lastDecreaseAt = Number.NEGATIVE_INFINITY;
-      lastTroubleAt = Number.NEGATIVE_INFINITY;
-      peakQueued = 0;
-      prevPeakQueued = 0;
-      intervalEnd = context.startedAt + intervalNs;
-      intervalStartAt = context.startedAt;
-      intervalBusyNs = 0;
-      intervalWrites = 0;
-      intervalFaults = 0;
-      intervalLate = 0;
-      intervalMin = Number.POSITIVE_INFINITY;
-      codelStep = 0;
-      piError = 0;
-      queued = 0;
-      backlogKnown = false;
-      outPerIn = ESTIMATE_BIAS;
-      segmentIn = 0;
-      segmentOut = 0;
-      lastCompletionAt = context.startedAt;
-      typicalWriteNs = 0;
-      biggestWrite = 0;
-      nsPerPage = 0;
-      decidedAt = context.startedAt;
-      decidedScan = false;
-      lastScanAt = context.startedAt;
-    },
-    onFault(o: FaultObservation) {
-      if (o.now >= intervalEnd) closeInterval(o.now);
-      queued += pageSize;
-      segmentIn += pageSize;
-      if (queued > peakQueued) peakQueued = queued;
-      const lat = faultLatency(o, measure);
-      if (intervalFaults < LATENCY_SAMPLES) samples[intervalFaults] = lat;
-      intervalFaults++;
-      if (lat < intervalMin) intervalMin = lat;
-      if (lat > target) {
-        intervalLate++;
-        if (control === 'aimd') decrease(o.now);
-      }
-    },
-    onScan(now: number, pages: number, bytes: number) {
-      if (pages <= 0) return;
-      queued += bytes;
-      segmentIn += bytes;
-      if (queued > peakQueued) peakQueued = queued;
-      lastScanAt = now;
-      if (decidedScan && now >= decidedAt) {
-        const perPage = (now - decidedAt) / pages;
-        nsPerPage = nsPerPage === 0 ? perPage : nsPerPage * 0.875 + perPage * 0.125;
-      }
-      decidedScan = false;
-    },
-    onSinkWrite(now: number, bytes: number, blockedNs: number) {
-      if (now >= intervalEnd) closeInterval(now);
-      intervalBusyNs += blockedNs;
-      intervalWrites++;
-      if (typicalWriteNs === 0 || blockedNs < STALL_FACTOR * typicalWriteNs) {
-        typicalWriteNs = typicalWriteNs === 0 ? blockedNs : typicalWriteNs * 0.875 + blockedNs * 0.125;
-      } else {
-        // A stall: the sink can stop again, so keep the learnt ceiling for a while.
-        lastTroubleAt = now;
-      }
-      if (bytes > biggestWrite) {
-        biggestWrite = bytes;
-        windowFloor = Math.min(maxQueue, Math.max(minQueue, 2 * biggestWrite));
-        window = clampWindow(window);
-      }
-      queued -= bytes / outPerIn;
-      if (queued < 0) queued = 0;
-      segmentOut += bytes;
-      lastCompletionAt = now;
-    },
-    onBacklog(now: number, bufferedBytes: number) {
-      if (now >= intervalEnd) closeInterval(now);
-      // The writer's own figure, in the units of its high-water mark: no estimate needed.
-      backlogKnown = true;
-      queued = Math.max(bufferedBytes, 0);
-      if (queued > peakQueued) peakQueued = queued;
-    },
-    decide(now: number): LimiterDecision {
-      if (now >= intervalEnd) closeInterval(now);
-      const silentNs = now - lastCompletionAt;
-      if (!backlogKnown && queued > 0 && silentNs > SILENCE_RESET_FACTOR * maxHoldNs) {
-        // Long silence with data believed queued: the writer has in fact run dry (the byte estimate
-        // drifted, e.g. zero pages or compression shrank the stream).
-        reanchor();
-      }
-      const stalled =
-        typicalWriteNs > 0 && queued >= biggestWrite && silentNs > STALL_FACTOR * typicalWriteNs + pollNs;
-      const room = window - queued;
-      if (!stalled && room >= pageSize) {
-        let pages = Math.floor(room / pageSize);
-        if (nsPerPage > 0) {
-          const fit = Math.floor((target * SCAN_SHARE_OF_TARGET) / nsPerPage);
-          if (fit < pages) pages = Math.max(fit, 1);
-        }
-        decidedAt = now;
-        decidedScan = true;
-        return { scanPages: pages, waitNs: 0 };
-      }
-      const heldNs = now - lastScanAt;
-      if (heldNs >= maxHoldNs) {
-        decidedAt = now;
-        decidedScan = true;
-        return { scanPages: 1, waitNs: 0 };
-      }
-      const left = Math.ceil(maxHoldNs - heldNs);
-      decidedScan = false;
-      return { scanPages: 0, waitNs: Math.min(left, pollNs) };
-    },
-  };
+    this.intervalFaults = 0;
+    this.intervalLate = 0;
+    this.intervalMin = Number.POSITIVE_INFINITY;
+    this.intervalBusyNs = 0;
+    this.intervalWrites = 0;
+    this.intervalStartAt = now;
+    this.intervalEnd =
+      now + (c.control === 'codel' ? c.intervalNs / Math.sqrt(this.codelStep + 1) : c.intervalNs);
+  }
 }
