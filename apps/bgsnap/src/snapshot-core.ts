@@ -4,7 +4,7 @@ import { createSnapshotWriter, type Sink, type SnapshotCompression } from '@bgsn
 import { SnapshotAbortedError } from './errors.js';
 import { buildReport, type SnapshotReport } from './report/report.js';
 import { runSaveLoop } from './save-loop/save-loop.js';
-import type { SnapshotProgress } from './save-loop/types.js';
+import type { SaveLoopOptions, SnapshotProgress } from './save-loop/types.js';
 
 /**
  * Pauses and resumes the application's writers around write-protection, so the image is a strict
@@ -29,6 +29,8 @@ export interface SnapshotTuning {
   highWaterMark?: number | undefined;
   /** Minimum clock time between progress events, ns (default 100 ms). */
   progressIntervalNs?: number | undefined;
+  /** Keep servicing faults while waiting for the sink to drain (see {@link SaveLoopOptions}). Default false. */
+  serveFaultsWhileDraining?: boolean | undefined;
 }
 
 /** Everything {@link snapshotOnThisThread} needs: live objects, all on the calling thread. */
@@ -120,6 +122,7 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
       onProgress: options.onProgress,
       batchPages: options.batchPages,
       progressIntervalNs: options.progressIntervalNs,
+      serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       startedAt: protectStartNs,
     });
     const summary = await raceAbort(writer.finish(), signal);

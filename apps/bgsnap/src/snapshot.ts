@@ -124,6 +124,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
         batchBytes: options.batchBytes,
         highWaterMark: options.highWaterMark,
         progressIntervalNs: options.progressIntervalNs,
+        serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       },
       signal: options.signal,
       onProgress: options.onProgress,
@@ -162,6 +163,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       batchBytes: options.batchBytes,
       highWaterMark: options.highWaterMark,
       progressIntervalNs: options.progressIntervalNs,
+      serveFaultsWhileDraining: options.serveFaultsWhileDraining,
     });
   }
   const writerLatency = await options.writerLatency?.();

@@ -138,6 +138,7 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
       mode: options.mode,
       compression: options.compression,
       batchPages: options.batchPages,
+      serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       signal: interrupt.signal,
       onProgress: (p) => progress.update(p),
       quiesce: {

@@ -102,19 +102,45 @@ function workloadOf(pattern: SimCommandOptions['pattern']): SimWorkload {
   return pattern === 'hot' ? { kind: 'hot-set' } : { kind: pattern };
 }
 
-/** A sink that is the simulated device (virtual time) and also writes the stream to a real file. */
+/** Real-file bytes the tee may hold in memory before it makes the simulated writer wait for the disk. */
+const TEE_MAX_PENDING_BYTES = 256 * 2 ** 20;
+
+/**
+ * A sink that is the simulated device (virtual time) and also writes the stream to a real file. The
+ * file write runs behind the simulated one, on a copy, so real disk time does not leak into virtual
+ * time (a loop waiting for faults meanwhile would advance it) unless the disk falls far behind.
+ */
 function teeSink(simulated: Sink, file: Sink): Sink {
+  let chain: Promise<void> = Promise.resolve();
+  let pending = 0;
+  let failure: unknown;
   return {
     async write(chunk) {
+      if (failure !== undefined) throw failure;
       await simulated.write(chunk);
-      await file.write(chunk);
+      const copy = new Uint8Array(chunk); // a copy: Buffer#slice would be a view of a reused batch
+      pending += copy.length;
+      chain = chain.then(() =>
+        file.write(copy).then(
+          () => {
+            pending -= copy.length;
+          },
+          (error: unknown) => {
+            failure ??= error;
+          },
+        ),
+      );
+      if (pending > TEE_MAX_PENDING_BYTES) await chain;
+      if (failure !== undefined) throw failure;
     },
     async close() {
       await simulated.close();
+      await chain;
+      if (failure !== undefined) throw failure;
       await file.close();
     },
     async abort(reason) {
-      await Promise.allSettled([simulated.abort(reason), file.abort(reason)]);
+      await Promise.allSettled([simulated.abort(reason), chain.then(() => file.abort(reason))]);
     },
   };
 }
@@ -174,6 +200,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
       limiter: await resolveLimiter(options.limiter),
       compression: options.compression,
       batchPages: options.batchPages,
+      serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       signal: interrupt.signal,
       onProgress: (p) => progress.update(p),
       writerLatency: () => writerLatency,

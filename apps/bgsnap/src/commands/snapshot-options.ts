@@ -13,6 +13,7 @@ export interface RawSnapshotOptions {
   batchPages: string;
   json?: boolean;
   progress?: boolean;
+  serveFaultsWhileDraining?: boolean;
 }
 
 /** The same, validated. */
@@ -24,6 +25,7 @@ export interface SnapshotCliOptions {
   batchPages: number;
   json: boolean;
   quiet: boolean;
+  serveFaultsWhileDraining: boolean;
 }
 
 /** Adds the shared snapshot options to a command. */
@@ -38,6 +40,10 @@ export function addSnapshotOptions(cmd: Command): Command {
     .option('--mode <mode>', 'plain | copy-on-fault', 'plain')
     .option('--compression <c>', 'none | zstd | zstd:<level>', 'none')
     .option('--batch-pages <n>', 'pages per linear-scan step (1..65536)', '64')
+    .option(
+      '--serve-faults-while-draining',
+      'keep servicing write faults while the sink is backed up (writers stop waiting for the sink; the buffer grows by the faulted pages)',
+    )
     .option('--json', 'print the report as JSON on stdout')
     .option('--no-progress', 'no progress bar or progress lines on stderr');
 }
@@ -62,5 +68,6 @@ export function parseSnapshotOptions(raw: RawSnapshotOptions): SnapshotCliOption
     batchPages: parseInteger('--batch-pages', raw.batchPages, 1, 65536),
     json: raw.json === true,
     quiet: raw.progress === false,
+    serveFaultsWhileDraining: raw.serveFaultsWhileDraining === true,
   };
 }

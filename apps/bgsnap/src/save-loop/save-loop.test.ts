@@ -164,6 +164,36 @@ describe('runSaveLoop', () => {
     expect(result.drainStalledNs).toBe(8_000_000);
   });
 
+  it('serveFaultsWhileDraining: faults are served during a slow drain instead of waiting for it', async () => {
+    const maxWait: number[] = [];
+    for (const serve of [false, true]) {
+      const source = new FakeSource([512], writesEvery(20_000, 200, [512]), false, 100);
+      await source.start();
+      // Each drain completes 5 ms of clock time later; the clock only moves through the source.
+      let drainUntil = 0;
+      const writer = new ImageWriter(source.regions, 32, async () => {
+        if (drainUntil < source.clock.now()) drainUntil = source.clock.now() + 5_000_000;
+        // Time passes during the drain (100 µs per turn of the event loop) whether or not faults are served.
+        while (source.clock.now() < drainUntil) {
+          source.advance(Math.min(drainUntil, source.clock.now() + 100_000));
+          await new Promise((r) => setImmediate(r));
+        }
+      });
+      const result = await runSaveLoop({
+        source,
+        limiter: unlimitedPolicy(),
+        writer,
+        serveFaultsWhileDraining: serve,
+      });
+      expectImageEqualsInitial(source, writer);
+      expect(result.drainStalledNs).toBeGreaterThan(0);
+      maxWait.push(Math.max(...source.writerWaits));
+    }
+    // Without it a fault waits out a whole 5 ms drain; with it, one 1 ms wait slice at most.
+    expect(maxWait[0]).toBeGreaterThanOrEqual(4_000_000);
+    expect(maxWait[1]).toBeLessThan(1_500_000);
+  });
+
   it('throws SnapshotAbortedError when aborted, also while stuck in drain', async () => {
     const source = new FakeSource([4096], []);
     await source.start();

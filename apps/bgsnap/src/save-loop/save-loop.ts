@@ -12,6 +12,8 @@ const DEFAULT_MISSING_PAGES_TIMEOUT_NS = 30e9;
 const MAX_TAKE = 1024;
 /** Steps between voluntary yields, so sink completions, abort messages and timers get a turn. */
 const YIELD_EVERY_STEPS = 64;
+/** Wait slice while servicing faults during a drain. */
+const DRAIN_FAULT_WAIT_NS = 1e6;
 /** Wait slice while only fault-path pages (copy-on-fault) are outstanding. */
 const MISSING_PAGES_WAIT_NS = 10e6;
 
@@ -226,6 +228,35 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
     return Promise.race([p, abortPromise]);
   };
 
+  /** Awaits the writer's drain while servicing faults in 1 ms slices (see `serveFaultsWhileDraining`). */
+  const drainServingFaults = async (): Promise<void> => {
+    let drained = false;
+    let failure: unknown;
+    let failed = false;
+    const drainPromise = writer.drain();
+    drainPromise.then(
+      () => {
+        drained = true;
+      },
+      (error: unknown) => {
+        failed = true;
+        failure = error;
+      },
+    );
+    const cap = options.maxBufferedWhileDrainingBytes ?? 64 * 2 ** 20;
+    while (!drained && !failed && remaining > 0) {
+      if (signal?.aborted) throw new SnapshotAbortedError(signal.reason);
+      if ((writer.stats?.bufferedBytes ?? 0) >= cap) break;
+      const faults = await source.waitForFaults(DRAIN_FAULT_WAIT_NS, MAX_TAKE);
+      if (faults.length > 0) serve(faults, lastEmptyAt);
+      else lastEmptyAt = clock.now();
+      // A source whose waits settle as microtasks (virtual time) would otherwise starve the sink's I/O.
+      await yieldToEventLoop();
+    }
+    if (failed) throw failure;
+    if (!drained) await abortable(drainPromise);
+  };
+
   const checkDecision = (d: LimiterDecision, scanDone: boolean): void => {
     const ok = Number.isFinite(d.scanPages) && d.scanPages >= 0 && Number.isFinite(d.waitNs) && d.waitNs >= 0;
     if (!ok || (!scanDone && d.scanPages === 0 && d.waitNs === 0)) {
@@ -277,7 +308,8 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
 
     if (writer.needsDrain) {
       const t0 = clock.now();
-      await abortable(writer.drain());
+      if (options.serveFaultsWhileDraining) await drainServingFaults();
+      else await abortable(writer.drain());
       drainStalledNs += clock.now() - t0;
     } else if (++steps % YIELD_EVERY_STEPS === 0) {
       await yieldToEventLoop();

@@ -17,7 +17,7 @@ export interface PageWriter {
    * Optional running totals; when present, `onScan` reports encoded bytes (`bytesEncoded` delta: zero
    * pages cost no data), which is what the sink will see, instead of raw page bytes.
    */
-  readonly stats?: { readonly bytesEncoded: number };
+  readonly stats?: { readonly bytesEncoded: number; readonly bufferedBytes?: number };
 }
 
 /** A progress event: how far the snapshot has got. Emitted at most every `progressIntervalNs` and at the end. */
@@ -62,6 +62,16 @@ export interface SaveLoopOptions {
    * Default: now.
    */
   startedAt?: number | undefined;
+  /**
+   * Keep servicing write faults while awaiting `writer.drain()` (default false, as QEMU: a stalled sink
+   * stalls fault service). `writePages` never blocks, so faulted pages can still be copied into the
+   * writer's buffer past its high-water mark while the sink is stuck; plain-mode writers then no longer
+   * wait for the sink. The buffer grows by the pages faulted during the stall, up to
+   * `maxBufferedWhileDrainingBytes` when the writer exposes `stats.bufferedBytes`.
+   */
+  serveFaultsWhileDraining?: boolean | undefined;
+  /** Cap on the writer's buffered bytes while servicing faults during a drain. Default 64 MiB. */
+  maxBufferedWhileDrainingBytes?: number | undefined;
   /**
    * Copy-on-fault only: when the scan is done and pages owned by the fault path have not arrived for this
    * long (ns), the loop fails instead of waiting forever. Default 30 s.

@@ -74,7 +74,8 @@ export class FakeSource implements FaultSource {
     while (this.writes.length > 0 && this.writes[0]!.at <= to && this.blocked.length === 0) {
       const w = this.writes.shift()!;
       this.t = Math.max(this.t, w.at);
-      this.apply(w);
+      // A write delayed behind a blocked writer happens (and faults) now, not when it was scheduled.
+      this.apply({ ...w, at: this.t });
     }
     this.t = Math.max(this.t, to);
   }

@@ -16,7 +16,7 @@ export class MemorySink implements Sink {
     this.writes++;
     if (this.failOnWrite > 0 && this.writes >= this.failOnWrite) throw new Error('disk on fire (ENOSPC)');
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
-    this.chunks.push(chunk.slice());
+    this.chunks.push(new Uint8Array(chunk)); // copy: the writer reuses its batch buffers
   }
 
   async close(): Promise<void> {
