@@ -222,9 +222,9 @@ napi_value View(napi_env env, napi_callback_info info) {
 napi_value Detach(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!GetArgs(env, info, 1, argv)) return nullptr;
-  bool detachable = false;
-  napi_is_detached_arraybuffer(env, argv[0], &detachable);
-  if (!detachable) napi_detach_arraybuffer(env, argv[0]);
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, argv[0], &detached);
+  if (!detached) napi_detach_arraybuffer(env, argv[0]);
   return nullptr;
 }
 

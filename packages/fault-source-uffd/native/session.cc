@@ -143,8 +143,24 @@ bool Session::Start(NativeError* err) {
   protecting_.store(true);
   // The fault thread runs before the first chunk is protected, so that a writer faulting on an early
   // chunk is served while later chunks are still being protected.
-  fault_thread_ = std::thread([this] { FaultLoop(); });
-  protect_thread_ = std::thread([this] { ProtectLoop(); });
+  int rc = pthread_create(
+      &fault_thread_, nullptr, [](void* self) -> void* { static_cast<Session*>(self)->FaultLoop(); return nullptr; },
+      this);
+  if (rc != 0) {
+    protecting_.store(false);
+    *err = errno_error("pthread_create", rc, "fault thread");
+    return false;
+  }
+  fault_thread_running_ = true;
+  rc = pthread_create(
+      &protect_thread_, nullptr,
+      [](void* self) -> void* { static_cast<Session*>(self)->ProtectLoop(); return nullptr; }, this);
+  if (rc != 0) {
+    protecting_.store(false);
+    *err = errno_error("pthread_create", rc, "protect thread");
+    return false;  // the caller stops the session, which joins the fault thread
+  }
+  protect_thread_running_ = true;
   return true;
 }
 
@@ -413,7 +429,8 @@ void Session::Stop() {
   }
   // The protect thread checks `stopping_` between chunks; it must be done before the release below,
   // or a late chunk could protect pages again.
-  if (protect_thread_.joinable()) protect_thread_.join();
+  if (protect_thread_running_) pthread_join(protect_thread_, nullptr);
+  protect_thread_running_ = false;
   if (uffd_.fd >= 0) {
     for (auto& r : regions_) {
       WriteProtect(r.base, r.length, false, nullptr);
@@ -421,7 +438,8 @@ void Session::Stop() {
       ioctl(uffd_.fd, UFFDIO_UNREGISTER, &range);
     }
   }
-  if (fault_thread_.joinable()) fault_thread_.join();
+  if (fault_thread_running_) pthread_join(fault_thread_, nullptr);
+  fault_thread_running_ = false;
   if (uffd_.fd >= 0) close(uffd_.fd);
   if (efd_ >= 0) close(efd_);
   uffd_.fd = -1;

@@ -16,7 +16,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <thread>
+#include <pthread.h>
 #include <unordered_map>
 #include <vector>
 
@@ -125,8 +125,12 @@ class Session {
   size_t copy_slots_ = 1024;
   std::vector<Region> regions_;
 
-  std::thread fault_thread_;
-  std::thread protect_thread_;
+  // pthreads rather than std::thread: creation failures become errors, not std::terminate (the addon
+  // is built without exceptions).
+  pthread_t fault_thread_{};
+  pthread_t protect_thread_{};
+  bool fault_thread_running_ = false;
+  bool protect_thread_running_ = false;
   std::mutex stop_mu_;
 
   mutable std::mutex mu_;

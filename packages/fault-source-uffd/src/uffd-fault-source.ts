@@ -263,7 +263,12 @@ export class UffdFaultSource implements FaultSource {
       };
     });
     this.#binding.sessionRef(this.#session, true); // keep the event loop alive until the pass reports
-    native(() => this.#binding.sessionStart(this.#session));
+    try {
+      native(() => this.#binding.sessionStart(this.#session));
+    } catch (e) {
+      this.stopSync();
+      return Promise.reject(e);
+    }
     return done;
   }
 
