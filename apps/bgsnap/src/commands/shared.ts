@@ -122,8 +122,7 @@ export function createProgressDisplay(options: {
     const bar = new cliProgress.SingleBar(
       {
         stream,
-        format:
-          ' {bar} {percentage}% | {saved} of {total} | {rate}/s | ETA {eta_formatted} | {faults} faults',
+        format: ' {bar} {percentage}% | {saved} of {size} | {rate}/s | ETA {eta_formatted} | {faults} faults',
         hideCursor: true,
         clearOnComplete: true,
         etaBuffer: 20,
@@ -135,7 +134,7 @@ export function createProgressDisplay(options: {
       update(p) {
         const payload = {
           saved: formatSize(p.savedBytes),
-          total: formatSize(p.totalBytes),
+          size: formatSize(p.totalBytes),
           rate: formatSize(rateOf(p)),
           faults: p.pagesFaulted,
         };
