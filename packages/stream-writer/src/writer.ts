@@ -120,7 +120,11 @@ export interface SnapshotWriter {
    * missing pages or abort) or with the sink's {@link SinkError} (the sink is aborted).
    */
   finish(): Promise<WriterSummary>;
-  /** Aborts the sink: nothing is left that a reader would accept. Idempotent. */
+  /**
+   * Aborts the sink: nothing is left that a reader would accept. Idempotent. Once `finish()` has
+   * started closing the sink (the trailer is out), abort waits for the close instead: a snapshot that
+   * completes stays complete.
+   */
   abort(reason?: unknown): Promise<void>;
   /** Running totals. */
   readonly stats: WriterStats;
@@ -682,6 +686,7 @@ class Writer implements SnapshotWriter {
   }
 
   private sinkAborted: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
   private abortSink(reason: unknown): Promise<void> {
     this.sinkAborted ??= (async () => {
       // Let an in-flight write settle first, so the sink never sees abort race a write.
@@ -760,7 +765,8 @@ class Writer implements SnapshotWriter {
     if (this.state !== 'finishing') this.assertOpen();
     const started = this.clock.now();
     try {
-      await this.sink.close();
+      this.closing = this.sink.close();
+      await this.closing;
     } catch (error) {
       const failure = toSinkError('close', error);
       this.fail(failure);
@@ -782,6 +788,13 @@ class Writer implements SnapshotWriter {
 
   async abort(reason?: unknown): Promise<void> {
     if (this.state === 'finished') return;
+    if (this.closing) {
+      // The trailer is written and the sink is finalising: let it. If it succeeds the snapshot is
+      // complete and there is nothing to abort; if it fails, finish() has already aborted the sink.
+      await this.closing.catch(() => undefined);
+      await this.sinkAborted;
+      return;
+    }
     if (this.state !== 'aborted' && this.state !== 'failed') {
       this.state = 'aborted';
       this.queue.length = 0;

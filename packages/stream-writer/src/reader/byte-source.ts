@@ -70,9 +70,19 @@ export async function openByteSource(source: SnapshotSource): Promise<ByteSource
       length,
       async next() {
         const buf = Buffer.allocUnsafeSlow(READ_CHUNK);
-        const n = await fdRead(source, buf, length === undefined ? null : position);
-        position += n;
-        return n === 0 ? undefined : buf.subarray(0, n);
+        let delay = 1;
+        for (;;) {
+          try {
+            const n = await fdRead(source, buf, length === undefined ? null : position);
+            position += n;
+            return n === 0 ? undefined : buf.subarray(0, n);
+          } catch (error) {
+            // A non-blocking pipe (e.g. stdin set up by libuv) with nothing to read yet.
+            if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+            await new Promise((resolve) => setTimeout(resolve, delay));
+            delay = Math.min(20, delay * 2);
+          }
+        }
       },
       close: async () => undefined,
     };
