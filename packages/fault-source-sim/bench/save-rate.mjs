@@ -1,5 +1,5 @@
 // Simulated page saves per second of wall time, driving the simulator with its reference save loop
-// (faults first, then the linear scan in 256-page batches, writes to a stalling simulated sink).
+// (faults first, then the linear scan in 1024-page batches = 4 MiB sink writes, to a stalling sink).
 //
 //   node bench/save-rate.mjs            # 64 GiB scenarios + a 1 TiB run
 //   node bench/save-rate.mjs --quick    # 64 GiB scenarios only
@@ -10,6 +10,7 @@ import { createSimFaultSource, createSimSink, runReferenceSaveLoop } from '../di
 
 const GiB = 1024 ** 3;
 const PAGE = 4096;
+const BATCH = 1024; // pages per scan step = one 4 MiB sink write
 const quick = process.argv.includes('--quick');
 
 const busyCpus = [
@@ -35,7 +36,7 @@ async function run(name, bytes, cpus, sinkOptions, mode = 'plain') {
     recordFaults: true,
   });
   const sink = createSimSink(sim, sinkOptions);
-  const res = await runReferenceSaveLoop(sim, sink, { batchPages: 256, maxInFlight: 8 });
+  const res = await runReferenceSaveLoop(sim, sink, { batchPages: BATCH, maxInFlight: 8 });
   const wallMs = performance.now() - t0;
   const st = sim.stats;
   const lat = sim.faultLatencies().sort();

@@ -142,23 +142,39 @@ export async function runReferenceSaveLoop(
       }
       continue;
     }
-    const pc = (regions[r] as { pageCount: number }).pageCount;
-    let want = 1;
-    while (want < batch && p + want < pc && !isSaved(r, p + want)) want++;
-    const n = source.claim(r, p, want);
-    if (n === 0) {
-      claimRefusals++;
-      p++;
-      continue;
+    // One scan step: up to `batch` unsaved pages from the scan position, one claim/read/release per
+    // contiguous run (pages saved by the fault path split runs).
+    let budget = batch;
+    while (budget > 0 && r < regions.length) {
+      const pc = (regions[r] as { pageCount: number }).pageCount;
+      if (p >= pc) {
+        r++;
+        p = 0;
+        continue;
+      }
+      if (isSaved(r, p)) {
+        p++;
+        continue;
+      }
+      let want = 1;
+      while (want < budget && p + want < pc && !isSaved(r, p + want)) want++;
+      const n = source.claim(r, p, want);
+      if (n === 0) {
+        claimRefusals++;
+        p++;
+        budget--;
+        continue;
+      }
+      const view = source.read(r, p, n);
+      onPages?.(r, p, view);
+      stage(view);
+      source.release(r, p, n);
+      markRange(saved[r] as Uint32Array, p, n);
+      remaining -= n;
+      scanPages += n;
+      p += n;
+      budget -= n;
     }
-    const view = source.read(r, p, n);
-    onPages?.(r, p, view);
-    stage(view);
-    source.release(r, p, n);
-    markRange(saved[r] as Uint32Array, p, n);
-    remaining -= n;
-    scanPages += n;
-    p += n;
     if (stagedBytes >= minChunk) await flush();
   }
   await flush();
