@@ -46,6 +46,14 @@ describe.each<UffdMode>(['plain', 'copy-on-fault'])('abort mid-snapshot (%s)', (
 });
 
 describe('process exit with writers blocked on protected pages', () => {
+  it('the fault source lives in a worker thread (as in the app): process.exit in main still exits', () => {
+    const child = fileURLToPath(new URL('./test-support/exit-worker-child.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, [child], { timeout: 20_000, encoding: 'utf8' });
+    expect(r.error, 'child timed out').toBeUndefined();
+    expect(r.stdout).toContain('leaving with writers blocked');
+    expect(r.status).toBe(4);
+  });
+
   const child = fileURLToPath(new URL('./test-support/exit-child.mjs', import.meta.url));
   it.each([
     ['exit', 'plain', 3],

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { UffdUnavailableError } from './errors.js';
 
 /** Opaque native handles: only the addon can interpret them. */
@@ -129,8 +130,14 @@ export function loadNative(): NativeBinding {
     throw failure;
   }
   try {
-    loaded = createRequire(import.meta.url)(path) as NativeBinding;
-    return loaded;
+    const binding = createRequire(import.meta.url)(path) as NativeBinding;
+    loaded = binding;
+    if (isMainThread) {
+      // 'exit' runs before Node joins worker threads. A worker blocked on a protected page would make
+      // that join hang, whichever thread owns the fault source, so the main thread ends them all.
+      process.on('exit', () => binding.stopAll());
+    }
+    return binding;
   } catch (e) {
     failure = new UffdUnavailableError(`the native addon ${path} failed to load: ${(e as Error).message}`, {
       remedy: `rebuild it for this Node.js (${process.version}, ABI ${process.versions.modules}): ${BUILD_HINT}`,

@@ -112,13 +112,11 @@ const DEFAULT_CHUNK = 128 << 20;
 const live = new Set<UffdFaultSource>();
 let exitHookInstalled = false;
 
-function installExitHook(binding: NativeBinding): void {
-  if (exitHookInstalled) return;
+function installExitHook(): void {
+  if (exitHookInstalled || isMainThread) return; // the main thread's hook is installed by loadNative()
   exitHookInstalled = true;
-  // 'exit' runs before Node joins worker threads: a worker blocked on a protected page would make that
-  // join hang, so every page is released first. The main thread's exit ends every session in the process.
+  // A worker that exits normally releases its own sessions' pages before its threads are joined.
   process.on('exit', () => {
-    if (isMainThread) binding.stopAll();
     for (const s of live) s.stopSync();
   });
 }
@@ -229,7 +227,7 @@ export class UffdFaultSource implements FaultSource {
       availableFeatures: info.available,
       hugePages: info.hugePages,
     };
-    installExitHook(this.#binding);
+    installExitHook();
     live.add(this);
   }
 
