@@ -28,7 +28,7 @@ describe.each<UffdMode>(['plain', 'copy-on-fault'])('abort mid-snapshot (%s)', (
       ).rejects.toBe(failure);
       expect(source.stats().faults, 'writers hit protected pages before the failure').toBeGreaterThan(0);
       await source.stop(); // what the app's finally does
-      await writers.progress(50_000, 5_000); // blocked writers resumed
+      await writers.progress(10_000, 10_000); // blocked writers resumed
       await writers.sweep(10_000); // no page anywhere is still protected
       // Every increment landed exactly once: the counters in memory add up to the writes made.
       const words = new Uint32Array(memory.block(0).buffer);

@@ -50,6 +50,7 @@ describe('errors name the cause and the remedy', () => {
     expect(e.errno).toBe('EPERM');
     expect(e.syscall).toBe('userfaultfd');
     expect(e.message).toMatch(/open\(\/dev\/userfaultfd\): EACCES.*userfaultfd\(2\): EPERM/);
+    expect(e.message).toMatch(/vm\.unprivileged_userfaultfd=\d.*\/dev\/userfaultfd mode \d+/);
     expect(e.remedy).toMatch(/vm\.unprivileged_userfaultfd=1/);
     expect(e.remedy).toMatch(/\/dev\/userfaultfd/);
   });

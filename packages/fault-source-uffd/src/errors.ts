@@ -1,3 +1,5 @@
+import { readFileSync, statSync } from 'node:fs';
+
 /**
  * Why a userfaultfd operation failed, as a stable string a caller can branch on.
  *
@@ -116,6 +118,24 @@ const PERMISSION_REMEDY =
   'run as root or with CAP_SYS_PTRACE; or allow unprivileged userfaultfd with `sudo sysctl vm.unprivileged_userfaultfd=1`; ' +
   'or (Linux >= 6.1) give this user read/write access to /dev/userfaultfd, e.g. `sudo setfacl -m u:$USER:rw /dev/userfaultfd`';
 
+// What the machine says about userfaultfd permissions, for the error message.
+function describePermissions(): string {
+  const facts: string[] = [];
+  try {
+    const v = readFileSync('/proc/sys/vm/unprivileged_userfaultfd', 'utf8').trim();
+    facts.push(`vm.unprivileged_userfaultfd=${v}`);
+  } catch {
+    facts.push('vm.unprivileged_userfaultfd unreadable');
+  }
+  try {
+    const st = statSync('/dev/userfaultfd');
+    facts.push(`/dev/userfaultfd mode ${(st.mode & 0o777).toString(8)} uid ${st.uid} gid ${st.gid}`);
+  } catch {
+    facts.push('no /dev/userfaultfd (Linux < 6.1)');
+  }
+  return facts.join(', ');
+}
+
 interface NativeErrorShape {
   native: true;
   code: string;
@@ -155,10 +175,10 @@ export function fromNativeError(e: unknown): unknown {
   }
   if (syscall === 'userfaultfd') {
     if (e.code === 'EPERM' || e.code === 'EACCES') {
-      return new UffdPermissionError(`userfaultfd is not permitted for this process (${e.message})`, {
-        ...base,
-        remedy: PERMISSION_REMEDY,
-      });
+      return new UffdPermissionError(
+        `userfaultfd is not permitted for this process (${e.message}; ${describePermissions()})`,
+        { ...base, remedy: PERMISSION_REMEDY },
+      );
     }
     if (e.code === 'ENOSYS') {
       return new UffdUnsupportedError(`this kernel has no userfaultfd (${e.message})`, {
