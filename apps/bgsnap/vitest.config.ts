@@ -2,5 +2,5 @@ import { defineProject } from 'vitest/config';
 
 export default defineProject({
   // forks: the native uffd addon and worker threads mix badly in vitest's thread pool.
-  test: { name: 'bgsnap', include: ['src/**/*.test.ts'], pool: 'forks', testTimeout: 20_000 },
+  test: { name: 'bgsnap', include: ['src/**/*.test.ts'], pool: 'forks', testTimeout: 90_000 },
 });
