@@ -28,6 +28,7 @@ const stalling = {
 async function run(name, bytes, cpus, sinkOptions, mode = 'plain') {
   const pages = bytes / PAGE;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const sim = createSimFaultSource({
     regions: [{ name: 'ram', pageCount: pages }],
     cpus,
@@ -38,6 +39,8 @@ async function run(name, bytes, cpus, sinkOptions, mode = 'plain') {
   const sink = createSimSink(sim, sinkOptions);
   const res = await runReferenceSaveLoop(sim, sink, { batchPages: BATCH, maxInFlight: 8 });
   const wallMs = performance.now() - t0;
+  const cu = process.cpuUsage(c0);
+  const cpuMs = (cu.user + cu.system) / 1e3;
   const st = sim.stats;
   const lat = sim.faultLatencies().sort();
   const pct = (q) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] : 0);
@@ -48,6 +51,8 @@ async function run(name, bytes, cpus, sinkOptions, mode = 'plain') {
     pages: res.pages,
     faultPages: res.faultPages,
     wallMs: Math.round(wallMs),
+    cpuMs: Math.round(cpuMs),
+    cpuNsPerPage: (cpuMs * 1e6) / res.pages,
     savesPerSec: res.pages / (wallMs / 1e3),
     nsPerPage: (wallMs * 1e6) / res.pages,
     virtualSec: res.durationNs / 1e9,
@@ -66,12 +71,20 @@ function show(r, baseline) {
   const ratio = baseline ? ` (${(r.nsPerPage / baseline.nsPerPage).toFixed(2)}× baseline ns/page)` : '';
   console.log(
     `${r.name.padEnd(44)} ${(r.savesPerSec / 1e6).toFixed(2).padStart(6)} M saves/s  ${r.nsPerPage.toFixed(0).padStart(4)} ns/page${ratio}\n` +
-      `    ${r.pages} pages (${r.faultPages} via faults) in ${r.wallMs} ms wall, ${r.virtualSec.toFixed(1)} s virtual; ` +
+      `    ${r.pages} pages (${r.faultPages} via faults) in ${r.wallMs} ms wall (${r.cpuMs} ms CPU, ${r.cpuNsPerPage.toFixed(0)} ns/page), ${r.virtualSec.toFixed(1)} s virtual; ` +
       `${r.writesSimulated} writes, ${r.faults} faults, fault p50 ${r.faultP50us.toFixed(0)} µs p99 ${r.faultP99us.toFixed(0)} µs ` +
       `max ${r.faultMaxMs.toFixed(1)} ms; sink stalled ${r.sinkStalledSec.toFixed(1)} s; rss ${r.heapMiB} MiB`,
   );
 }
 
+// The machine is shared: print the load, since wall-time figures scale with it (CPU time less so).
+const os = await import('node:os');
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} on ${os.cpus().length} CPUs, node ${process.version}`,
+);
 const results = [];
 // Baseline in the same run: the same loop and size with idle CPUs and a never-stalling sink, i.e. the
 // cost of the scan machinery alone.

@@ -139,7 +139,9 @@ export interface SimFaultSourceOptions {
  * the sink's completion). CPUs run in between, in time order.
  */
 export class SimFaultSource implements FaultSource {
+  /** The simulated regions, in configuration order. */
   readonly regions: readonly RegionInfo[];
+  /** Knows fault times and thread ids (CPU indices), protects unpopulated pages; copies on fault in that mode. */
   readonly capabilities: FaultSourceCapabilities;
   /** The virtual clock, in ns from the simulation's origin. */
   readonly clock: MonotonicClock;
@@ -293,6 +295,7 @@ export class SimFaultSource implements FaultSource {
     return Promise.resolve();
   }
 
+  /** {@inheritDoc @bgsnap/fault-source#FaultSource.takeFaults} Costs `pollNs` of virtual time. */
   takeFaults(max?: number): readonly WriteFault[] {
     this.guard('takeFaults');
     assertMax(max);
@@ -302,6 +305,10 @@ export class SimFaultSource implements FaultSource {
     return this.collect(max);
   }
 
+  /**
+   * {@inheritDoc @bgsnap/fault-source#FaultSource.waitForFaults} Advances virtual time to the moment the
+   * first fault becomes visible, or by `timeoutNs`; a poll (`0`, or faults already visible) costs `pollNs`.
+   */
   waitForFaults(timeoutNs: number, max?: number): Promise<readonly WriteFault[]> {
     try {
       this.guard('waitForFaults');
@@ -326,6 +333,7 @@ export class SimFaultSource implements FaultSource {
     });
   }
 
+  /** {@inheritDoc @bgsnap/fault-source#FaultSource.claim} */
   claim(region: number, first: number, count: number): number {
     this.guard('claim');
     assertPageRange(this.regions, region, first, count);
@@ -348,6 +356,10 @@ export class SimFaultSource implements FaultSource {
     return n;
   }
 
+  /**
+   * {@inheritDoc @bgsnap/fault-source#FaultSource.read} Costs `count × copyPageNs`. The view is one of
+   * four rotating buffers per region: valid across the next three `read()` calls of that region.
+   */
   read(region: number, first: number, count: number): Uint8Array {
     this.guard('read');
     assertPageRange(this.regions, region, first, count);
@@ -406,6 +418,7 @@ export class SimFaultSource implements FaultSource {
     return slot.bytes.subarray(0, bytes);
   }
 
+  /** {@inheritDoc @bgsnap/fault-source#FaultSource.release} Costs `releaseCallNs`; woken CPUs run `wakeNs` later. */
   release(region: number, first: number, count: number): void {
     this.guard('release');
     assertPageRange(this.regions, region, first, count);
@@ -417,6 +430,7 @@ export class SimFaultSource implements FaultSource {
     this.advanceTo(this.now + this.config.costs.releaseCallNs, false);
   }
 
+  /** {@inheritDoc @bgsnap/fault-source#FaultSource.stop} Writers resume `wakeNs` later; CPUs keep running. */
   stop(): Promise<void> {
     if (this._state === 'stopped') return Promise.resolve();
     this.activity++;

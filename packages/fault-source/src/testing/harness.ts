@@ -10,7 +10,9 @@ import type { FaultSource } from '../types.js';
 export interface ConformanceSubject {
   /**
    * A source in state `ready` (not started). Its regions must hold at least 8 pages each; two
-   * regions of 16–64 pages are a good choice (the suite's cost grows with the page count).
+   * regions of 16–64 pages are a good choice (the suite's cost grows with the page count). Nothing but
+   * the suite (through {@link ConformanceSubject.write}) may write its memory: some checks fail on
+   * events for pages they did not write.
    */
   readonly source: FaultSource;
 
