@@ -215,6 +215,21 @@ describe('runSaveLoop', () => {
     ).rejects.toThrow(/aborted/);
   });
 
+  it('fails clearly when a copy-on-fault backend never delivers a page it took from the scan', async () => {
+    const source = new FakeSource([64], [], true);
+    await source.start();
+    // Page 5 "belongs to the fault path" but no event will ever come: a broken backend.
+    (source as unknown as { fetchedByFaultPath: Uint8Array[] }).fetchedByFaultPath[0]![5] = 1;
+    await expect(
+      runSaveLoop({
+        source,
+        limiter: unlimitedPolicy(),
+        writer: new ImageWriter(source.regions),
+        missingPagesTimeoutNs: 50e6,
+      }),
+    ).rejects.toThrow(/never delivered 1 page/);
+  });
+
   it('rejects an illegal limiter decision instead of spinning', async () => {
     const source = new FakeSource([8], []);
     await source.start();

@@ -278,7 +278,7 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
     const decision = limiter.decide(now, 0);
     checkDecision(decision, scanDone);
     if (decision.waitNs > 0) {
-      const faults = await source.waitForFaults(Math.ceil(decision.waitNs), MAX_TAKE);
+      const faults = await abortable(source.waitForFaults(Math.ceil(decision.waitNs), MAX_TAKE));
       const after = clock.now();
       throttledNs += after - now;
       if (faults.length > 0) {
@@ -293,14 +293,13 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
 
     if (!scanDone) {
       if (decision.scanPages > 0) scan(Math.min(Math.floor(decision.scanPages), batchPages));
+    } else if (now - lastSavedAt > missingPagesTimeoutNs) {
+      // Copy-on-fault only: what is left belongs to the fault path, which must deliver it.
+      throw new Error(
+        `fault source never delivered ${remaining} page(s) that claim() assigned to the fault path ` +
+          `(waited ${Math.round((now - lastSavedAt) / 1e6)} ms)`,
+      );
     } else if (decision.waitNs === 0) {
-      // Copy-on-fault only: what is left belongs to the fault path and arrives as events.
-      if (now - lastSavedAt > missingPagesTimeoutNs) {
-        throw new Error(
-          `fault source never delivered ${remaining} page(s) that claim() assigned to the fault path ` +
-            `(waited ${Math.round((now - lastSavedAt) / 1e6)} ms)`,
-        );
-      }
       const faults = await source.waitForFaults(MISSING_PAGES_WAIT_NS, MAX_TAKE);
       if (faults.length > 0) serve(faults, lastEmptyAt);
       else lastEmptyAt = clock.now();
