@@ -38,8 +38,11 @@ export interface ReadSnapshotOptions {
 
 /** The stream's header: the first event. */
 export interface HeaderEvent {
+  /** Discriminant. */
   readonly type: 'header';
+  /** The header starts the stream. */
   readonly offset: 0;
+  /** The decoded, checksum-verified header. */
   readonly header: SnapshotHeader;
 }
 
@@ -48,6 +51,7 @@ export interface HeaderEvent {
  * their contents (`data`, count × pageSize bytes, already decompressed and checksum-verified).
  */
 export interface PagesEvent {
+  /** Discriminant. */
   readonly type: 'pages';
   /** Stream offset of the record. */
   readonly offset: number;
@@ -69,8 +73,11 @@ export interface PagesEvent {
 
 /** The stream's trailer: the last event, only after everything was verified. */
 export interface TrailerEvent {
+  /** Discriminant. */
   readonly type: 'trailer';
+  /** Stream offset of the trailer. */
   readonly offset: number;
+  /** The verified totals. */
   readonly trailer: SnapshotTrailer;
 }
 

@@ -21,8 +21,11 @@ export interface RestoreOptions extends ReadSnapshotOptions {
 
 /** One restored region. */
 export interface RestoredRegion {
+  /** Region name from the header. */
   readonly name: string;
+  /** Page size in bytes. */
   readonly pageSize: number;
+  /** Number of pages. */
   readonly pageCount: number;
   /** The region's memory as it was at snapshot time. */
   readonly data: Uint8Array;
@@ -30,8 +33,11 @@ export interface RestoredRegion {
 
 /** What {@link restoreSnapshot} returns: the verified header and trailer and each region's bytes. */
 export interface RestoredSnapshot {
+  /** The verified header. */
   readonly header: SnapshotHeader;
+  /** The verified trailer. */
   readonly trailer: SnapshotTrailer;
+  /** Each region with its restored bytes, in table order. */
   readonly regions: readonly RestoredRegion[];
 }
 
@@ -119,7 +125,9 @@ export interface RestoreToFileOptions extends ReadSnapshotOptions {
 
 /** What {@link restoreSnapshotToFile} returns. */
 export interface RestoredImage {
+  /** The verified header. */
   readonly header: SnapshotHeader;
+  /** The verified trailer. */
   readonly trailer: SnapshotTrailer;
   /** Image size: the sum of all regions' bytes. */
   readonly bytes: number;

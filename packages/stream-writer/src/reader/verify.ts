@@ -5,17 +5,23 @@ import { type ReadSnapshotOptions, readSnapshot } from './read-snapshot.js';
 
 /** Per-region counts gathered while reading a snapshot. */
 export interface RegionCounts {
+  /** Region name. */
   readonly name: string;
+  /** Page size in bytes. */
   readonly pageSize: number;
+  /** Pages the header declares. */
   readonly pageCount: number;
   /** Pages present in the records read. */
   readonly pagesSeen: number;
+  /** Pages recorded as zero pages. */
   readonly zeroPages: number;
   /** Pages stored with data (compressed or not). */
   readonly dataPages: number;
+  /** Pages stored zstd-compressed. */
   readonly compressedPages: number;
   /** Payload bytes in the stream for this region. */
   readonly storedBytes: number;
+  /** Page records of this region. */
   readonly records: number;
 }
 
@@ -123,7 +129,9 @@ export function inspectSnapshot(
 
 /** A page whose snapshot contents differ from the expected memory. */
 export interface PageMismatch {
+  /** Region index. */
   readonly region: number;
+  /** Page index within the region. */
   readonly page: number;
 }
 

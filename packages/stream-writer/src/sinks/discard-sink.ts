@@ -6,7 +6,10 @@ const done = Promise.resolve();
  * A sink that accepts and drops every byte at once: for benchmarks and dry runs. Every write resolves
  * immediately.
  */
-export function discardSink(): Sink & { readonly bytesWritten: number } {
+export function discardSink(): Sink & {
+  /** Bytes accepted so far. */
+  readonly bytesWritten: number;
+} {
   let bytes = 0;
   return {
     get bytesWritten() {
