@@ -68,7 +68,7 @@ const LATENCY_SAMPLES = 256;
 const RELAX_AFTER_INTERVALS = 20;
 /** Sink-to-input byte ratio is assumed this much higher than measured (see outPerIn). */
 const ESTIMATE_BIAS = 1.02;
-/** Estimate check: a sink busy less than this share of an interval while "a window is queued" means the estimate is high. */
+/** Estimate check: a sink idle between writes for more than this share of an interval while "a window is queued" means the estimate is high. */
 const IDLE_SHARE = 0.5;
 /** aimd: share of an interval the sink spent writing above which the window does not grow. */
 const SATURATED = 0.9;
@@ -176,6 +176,8 @@ class LatencyTarget implements LimiterPolicy {
   /** Sink blocked time completed this interval. */
   private intervalBusyNs = 0;
   private intervalWrites = 0;
+  /** Time between completed sink writes when none was in progress, this interval. */
+  private intervalIdleNs = 0;
   private intervalFaults = 0;
   private intervalLate = 0;
   private intervalMin = Number.POSITIVE_INFINITY;
@@ -191,6 +193,7 @@ class LatencyTarget implements LimiterPolicy {
    * and is corrected; the opposite one would only show as a full writer and late faults.
    */
   private outPerIn = ESTIMATE_BIAS;
+  private lastRatioBumpAt = Number.NEGATIVE_INFINITY;
   private segmentIn = 0;
   private segmentOut = 0;
   private lastCompletionAt = 0;
@@ -225,6 +228,7 @@ class LatencyTarget implements LimiterPolicy {
     this.intervalStartAt = context.startedAt;
     this.intervalBusyNs = 0;
     this.intervalWrites = 0;
+    this.intervalIdleNs = 0;
     this.intervalFaults = 0;
     this.intervalLate = 0;
     this.intervalMin = Number.POSITIVE_INFINITY;
@@ -233,6 +237,7 @@ class LatencyTarget implements LimiterPolicy {
     this.queued = 0;
     this.backlogKnown = false;
     this.outPerIn = ESTIMATE_BIAS;
+    this.lastRatioBumpAt = Number.NEGATIVE_INFINITY;
     this.segmentIn = 0;
     this.segmentOut = 0;
     this.lastCompletionAt = context.startedAt;
@@ -255,6 +260,11 @@ class LatencyTarget implements LimiterPolicy {
     this.intervalFaults++;
     if (lat < this.intervalMin) this.intervalMin = lat;
     if (lat > this.c.target) {
+      if (!this.backlogKnown && now - this.lastRatioBumpAt >= this.c.intervalNs) {
+        // A late fault may mean more is queued than estimated: assume a larger stream per input byte.
+        this.lastRatioBumpAt = now;
+        this.outPerIn = Math.min(2, this.outPerIn * 1.1);
+      }
       this.intervalLate++;
       if (this.c.control === 'aimd') this.decrease(now);
     }
@@ -277,6 +287,8 @@ class LatencyTarget implements LimiterPolicy {
     if (now >= this.intervalEnd) this.closeInterval(now);
     this.intervalBusyNs += blockedNs;
     this.intervalWrites++;
+    const gap = now - this.lastCompletionAt;
+    if (gap > blockedNs) this.intervalIdleNs += gap - blockedNs;
     const typical = this.typicalWriteNs;
     if (typical === 0 || blockedNs < STALL_FACTOR * typical) {
       this.typicalWriteNs = typical === 0 ? blockedNs : typical * 0.875 + blockedNs * 0.125;
@@ -364,13 +376,14 @@ class LatencyTarget implements LimiterPolicy {
     const c = this.c;
     const n = this.intervalFaults;
     const length = now - this.intervalStartAt;
-    // Writes completed but the sink idled half the interval, while the estimate says at least a
+    // Writes completed with idle gaps between them for half the interval, while the estimate says a
     // window's worth is queued: a sink with that much to do would not idle, so the estimate is high.
-    // (A stall cannot look like this: its one completing write counts the whole stall as busy.)
+    // Only gaps that ended in a completion count, so a stall in progress (no completion yet) or one
+    // that ended (its write was blocked the whole gap) never looks idle.
     if (
       !this.backlogKnown &&
       this.intervalWrites > 0 &&
-      this.intervalBusyNs < IDLE_SHARE * length &&
+      this.intervalIdleNs > IDLE_SHARE * length &&
       this.queued + this.pageSize >= this.window
     ) {
       this.reanchor();
@@ -415,6 +428,7 @@ class LatencyTarget implements LimiterPolicy {
     this.intervalMin = Number.POSITIVE_INFINITY;
     this.intervalBusyNs = 0;
     this.intervalWrites = 0;
+    this.intervalIdleNs = 0;
     this.intervalStartAt = now;
     this.intervalEnd =
       now + (c.control === 'codel' ? c.intervalNs / Math.sqrt(this.codelStep + 1) : c.intervalNs);
