@@ -401,6 +401,54 @@ describe('failing sinks', () => {
     expect(aborted).toBe(true);
   });
 
+  it('lets a close in progress win over abort: a completed snapshot stays complete', async () => {
+    let aborted = false;
+    let finishClose!: () => void;
+    const sink = {
+      write: async () => undefined,
+      close: () =>
+        new Promise<void>((resolve) => {
+          finishClose = resolve;
+        }),
+      abort: async () => {
+        aborted = true;
+      },
+    };
+    const w = createSnapshotWriter({ regions: [{ name: 'a', pageSize: 4096, pageCount: 1 }], sink });
+    w.writePages(0, 0, new Uint8Array(4096));
+    const finished = w.finish();
+    await new Promise((r) => setTimeout(r, 5));
+    const abort = w.abort(new Error('too late'));
+    finishClose();
+    await expect(finished).resolves.toMatchObject({ pages: 1 });
+    await abort;
+    expect(aborted).toBe(false);
+  });
+
+  it('aborts while the trailer is still queued: finish rejects and the sink is aborted', async () => {
+    let aborted = false;
+    let release!: () => void;
+    const sink = {
+      write: () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+      close: async () => undefined,
+      abort: async () => {
+        aborted = true;
+      },
+    };
+    const w = createSnapshotWriter({ regions: [{ name: 'a', pageSize: 4096, pageCount: 1 }], sink });
+    w.writePages(0, 0, new Uint8Array(4096));
+    const finished = w.finish();
+    await new Promise((r) => setTimeout(r, 5));
+    const abort = w.abort();
+    release();
+    await expect(finished).rejects.toMatchObject({ code: 'ABORTED' });
+    await abort;
+    expect(aborted).toBe(true);
+  });
+
   it('aborts the sink when close fails', async () => {
     let aborted = false;
     const sink = {
