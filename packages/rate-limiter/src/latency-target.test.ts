@@ -83,6 +83,34 @@ describe('latencyTarget', () => {
     expect(loop.decide().scanPages).toBe(64);
   });
 
+  it('keeps its backlog estimate through a stall that starts mid-interval, but re-anchors when the sink idles', () => {
+    const PAGE = 4096;
+    const make = () =>
+      new FakeLoop(
+        latencyTarget({ maxQueueBytes: 64 * PAGE, minQueueBytes: 16 * PAGE, intervalNs: 50 * MS }),
+      );
+    // Window full (64 pages), then 20 ms of back-to-back 8-page writes, each refilled by the scan.
+    const stalled = make();
+    stalled.scan(64);
+    for (let i = 0; i < 20; i++)
+      stalled
+        .advance(1 * MS)
+        .sink(8 * PAGE, 1 * MS)
+        .scan(8);
+    // Now the sink stalls: no completion. 35 ms later the interval has closed with the sink busy for
+    // only 20 of its 50 ms — but a stall is not idleness, so the scan stays held.
+    stalled.advance(35 * MS);
+    expect(stalled.decide().scanPages).toBe(0);
+
+    // Same start, but the writes complete with long idle gaps between them (the writer had less than
+    // we believed): the estimate is wrong and is re-anchored, so the scan resumes.
+    const idle = make();
+    idle.scan(64);
+    for (let i = 0; i < 10; i++) idle.advance(5 * MS).sink(PAGE, 100_000);
+    idle.advance(10 * MS);
+    expect(idle.decide().scanPages).toBeGreaterThan(0);
+  });
+
   it('halves its window after a late fault and grows it back when faults are on time', () => {
     const loop = new FakeLoop(latencyTarget({ maxQueueBytes: 256 * 4096, minQueueBytes: 16 * 4096 }));
     const room = () => loop.decide().scanPages;
