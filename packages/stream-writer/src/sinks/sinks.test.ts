@@ -108,6 +108,38 @@ describe('fileSink', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('a write the file system refuses (EFBIG under a file-size limit, the ENOSPC path) leaves no file at all', async () => {
+    // A child process with RLIMIT_FSIZE and SIGXFSZ ignored: write(2) fails mid-snapshot, as on a full disk.
+    const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+    if (!existsSync(dist)) throw new Error('build the package first (this test runs the built dist/)');
+    const sub = await mkdtemp(join(dir, 'fsize-'));
+    const script = `
+      import { readdirSync } from 'node:fs';
+      import { createSnapshotWriter, fileSink } from ${JSON.stringify(dist)};
+      const w = createSnapshotWriter({ regions: [{ name: 'm', pageSize: 4096, pageCount: 512 }],
+        sink: fileSink(${JSON.stringify(join(sub, 'big.bgsnap'))}), batchBytes: 65536 });
+      const page = new Uint8Array(4096);
+      let error;
+      try {
+        for (let p = 0; p < 512; p++) { page.fill((p % 250) + 1); w.writePages(0, p, page); if (w.needsDrain) await w.drain(); }
+        await w.finish();
+      } catch (e) { error = e; }
+      console.log(JSON.stringify({ name: error?.name, code: error?.code, files: readdirSync(${JSON.stringify(sub)}) }));`;
+    const child = spawn(
+      'sh',
+      ['-c', 'trap "" XFSZ; ulimit -f 200; exec "$0" --input-type=module -e "$1"', process.execPath, script],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
+    expect(JSON.parse(out)).toEqual({ name: 'SinkError', code: 'EFBIG', files: [] });
+  });
+
   it('fails at once when the folder does not exist', async () => {
     const err = await writeUntilFailure(fileSink(join(dir, 'missing', 'x.bgsnap')));
     expect(err).toMatchObject({ name: 'SinkError', code: 'ENOENT', operation: 'open' });
