@@ -45,12 +45,22 @@ export interface SimCpuConfig {
 
 /**
  * Virtual-time costs, in nanoseconds. The defaults approximate the measurements in the project's
- * anchors (a userfaultfd round trip of ~50 µs p50 with a handler sleeping in poll(2), ~12 GB/s copies).
+ * anchors: a userfaultfd round trip of ~50 µs p50 with a handler sleeping in poll(2) (pollWakeNs +
+ * wakeNs + the loop's own work) and ~17 µs when it busy-polls (wakeNs + work); ~12 GB/s copies.
  */
 export interface SimCosts {
-  /** From a write hitting a protected page until its event can be read by the save loop (or the copy-on-fault handler). Default 25 000. */
+  /**
+   * From a write hitting a protected page until its event can be read. Default 0: the kernel queues
+   * the message in the faulting thread before it sleeps, so a polling save loop sees it at once (and
+   * "the queue was empty at t" really bounds the fault time from below).
+   */
   readonly faultDeliveryNs?: number;
-  /** From a page's release until its blocked writer runs again. Default 20 000. */
+  /**
+   * How long a thread sleeping for fault events (the save loop in `waitForFaults()`, the copy-on-fault
+   * handler when idle or waiting for buffer space) takes to run after an event arrives. Default 30 000.
+   */
+  readonly pollWakeNs?: number;
+  /** From a page's release until its blocked writer runs again. Default 15 000. */
   readonly wakeNs?: number;
   /** Save-loop CPU time per page returned by `read()` (the copy into the stream). Default 340 (≈12 GB/s). */
   readonly copyPageNs?: number;
@@ -189,8 +199,9 @@ export function resolveConfig(config: SimConfig): ResolvedConfig {
 
   const c = config.costs ?? {};
   const costs: Required<SimCosts> = {
-    faultDeliveryNs: c.faultDeliveryNs ?? 25_000,
-    wakeNs: c.wakeNs ?? 20_000,
+    faultDeliveryNs: c.faultDeliveryNs ?? 0,
+    pollWakeNs: c.pollWakeNs ?? 30_000,
+    wakeNs: c.wakeNs ?? 15_000,
     copyPageNs: c.copyPageNs ?? 340,
     releaseCallNs: c.releaseCallNs ?? 2_000,
     pollNs: c.pollNs ?? 500,

@@ -4,7 +4,14 @@ import { Prng } from './prng.js';
 import { createSimFaultSource } from './sim-fault-source.js';
 import { PageSampler } from './workload.js';
 
-const costs = { faultDeliveryNs: 1000, wakeNs: 500, copyPageNs: 10, releaseCallNs: 100, pollNs: 7 };
+const costs = {
+  faultDeliveryNs: 1000,
+  pollWakeNs: 0,
+  wakeNs: 500,
+  copyPageNs: 10,
+  releaseCallNs: 100,
+  pollNs: 7,
+};
 
 function traced(trace: string, extra: Partial<SimConfig> = {}) {
   return createSimFaultSource({
@@ -69,6 +76,30 @@ describe('virtual time and ground truth', () => {
     // Both writes landed after their release: the pages read as modified now, not at start.
     expect(sim.currentVersion(0, 3)).toBe(sim.startVersion(0, 3) + 1);
     await sim.stop();
+  });
+
+  it('a sleeping waitForFaults and an idle copy-on-fault handler pay pollWakeNs; a poll does not', async () => {
+    const plain = traced('5000 0 3\n', { costs: { ...costs, faultDeliveryNs: 0, pollWakeNs: 30_000 } });
+    await plain.start();
+    const [f] = await plain.waitForFaults(1e9);
+    expect(f).toMatchObject({ raisedAt: 5000, fetchedAt: 35_000 });
+    const short = traced('5000 0 3\n', { costs: { ...costs, faultDeliveryNs: 0, pollWakeNs: 30_000 } });
+    await short.start();
+    expect(await short.waitForFaults(10_000)).toMatchObject([{ fetchedAt: 10_000 }]); // woken by the timeout
+    const polled = traced('5000 0 3\n', { costs: { ...costs, faultDeliveryNs: 0, pollWakeNs: 30_000 } });
+    await polled.start();
+    while (polled.clock.now() < 5000) polled.read(0, 40, 1);
+    const t = polled.clock.now();
+    expect(polled.takeFaults()).toMatchObject([{ raisedAt: 5000, fetchedAt: t + costs.pollNs }]);
+    const cof = traced('5000 0 3\n', {
+      mode: 'copy-on-fault',
+      copyOnFault: { copyNs: 300 },
+      costs: { ...costs, faultDeliveryNs: 0, pollWakeNs: 30_000 },
+    });
+    await cof.start();
+    const [e] = await cof.waitForFaults(1e9);
+    expect(e).toMatchObject({ raisedAt: 5000, releasedAt: 35_300, fetchedAt: 65_300 });
+    for (const s of [plain, short, polled, cof]) await s.stop();
   });
 
   it('a write to a released page does not fault; stop() resumes every blocked writer', async () => {

@@ -327,7 +327,12 @@ export class SimFaultSource implements FaultSource {
         this.s.pollCalls++;
         this.advanceTo(this.now + this.config.costs.pollNs, false);
       } else {
-        this.advanceTo(this.now + timeoutNs, true);
+        // Sleep until the first fault is visible (or the timeout), then pay the wake-up latency,
+        // during which the CPUs keep running and more faults may arrive.
+        const deadline = this.now + timeoutNs;
+        this.advanceTo(deadline, true);
+        if (this.now < deadline)
+          this.advanceTo(Math.min(deadline, this.now + this.config.costs.pollWakeNs), false);
       }
       return this.collect(max);
     });
@@ -635,7 +640,8 @@ export class SimFaultSource implements FaultSource {
       };
       if (this.cof) {
         this.handlerQueue.push(p);
-        if (!this.handlerCopying && this.handlerNextAt === Number.POSITIVE_INFINITY) this.scheduleHandler();
+        if (!this.handlerCopying && this.handlerNextAt === Number.POSITIVE_INFINITY)
+          this.scheduleHandler(true);
       } else {
         this.pending.push(p);
       }
@@ -717,7 +723,8 @@ export class SimFaultSource implements FaultSource {
     return r;
   }
 
-  private scheduleHandler(): void {
+  /** Plans the handler's next start; `sleeping` adds its wake-up latency. */
+  private scheduleHandler(sleeping: boolean): void {
     if (this.handlerCopying || this._state !== 'tracking') return;
     const head = this.handlerQueue[this.handlerHead];
     if (!head) {
@@ -729,7 +736,7 @@ export class SimFaultSource implements FaultSource {
       this.handlerNextAt = Number.POSITIVE_INFINITY;
       return;
     }
-    this.handlerNextAt = Math.max(this.now, head.visibleAt);
+    this.handlerNextAt = Math.max(this.now, head.visibleAt) + (sleeping ? this.config.costs.pollWakeNs : 0);
   }
 
   /** The copy-on-fault handler thread: start a copy, or finish one. */
@@ -744,11 +751,15 @@ export class SimFaultSource implements FaultSource {
       this.pending.push(copying);
       this.s.handlerCopies++;
       this.wakeRange(copying.page, copying.page + 1, t);
-      this.scheduleHandler();
+      this.scheduleHandler(false);
       return;
     }
     while (this.handlerHead < this.handlerQueue.length) {
       const p = this.handlerQueue[this.handlerHead] as Pending;
+      if (p.visibleAt > t) {
+        this.handlerNextAt = p.visibleAt + this.config.costs.pollWakeNs;
+        return;
+      }
       const g = p.page;
       const w = g >>> 5;
       const bit = 1 << (g & 31);
@@ -903,7 +914,7 @@ export class SimFaultSource implements FaultSource {
         this.s.handlerBufferFullNs += now - this.handlerWaitingSince;
         this.handlerWaitingSince = Number.NaN;
       }
-      if (!this.handlerCopying && this.handlerNextAt === Number.POSITIVE_INFINITY) this.scheduleHandler();
+      if (!this.handlerCopying && this.handlerNextAt === Number.POSITIVE_INFINITY) this.scheduleHandler(true);
     }
     return out;
   }
