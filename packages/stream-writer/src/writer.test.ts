@@ -128,6 +128,22 @@ describe('round trip', () => {
     expect(report.regions[0]!.zeroPages).toBe(1000);
   });
 
+  it('handles pages larger than a batch (2 MiB huge pages), zero and data, compressed or not', async () => {
+    for (const compression of ['none', 'zstd'] as const) {
+      const regions = [{ name: 'huge', pageSize: 2 << 20, pageCount: 3 }];
+      const mem = new Uint8Array(3 * (2 << 20));
+      randomFillSync(mem.subarray(0, 1 << 20)); // page 0: half random
+      mem.fill(7, 4 << 20, 5 << 20); // page 2: half repetitive; page 1 stays zero
+      const sink = memorySink();
+      const w = createSnapshotWriter({ regions, sink, compression });
+      w.writePages(0, 0, mem);
+      const s = await w.finish();
+      expect(s.zeroPages).toBe(1);
+      const restored = await restoreSnapshot(sink.bytes());
+      expect(Buffer.compare(restored.regions[0]!.data, mem)).toBe(0);
+    }
+  });
+
   it('detects a page that is zero except for its last byte', async () => {
     const regions = [{ name: 'a', pageSize: 4096, pageCount: 3 }];
     const mem = new Uint8Array(3 * 4096);

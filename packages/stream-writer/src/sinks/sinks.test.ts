@@ -286,6 +286,10 @@ describe('tcpSink', () => {
     expect(['ECONNRESET', 'EPIPE']).toContain((err as SinkError).code);
   });
 
+  it('validates the port', () => {
+    expect(() => tcpSink({ host: '127.0.0.1', port: 0 })).toThrow(/options.port/);
+  });
+
   it('fails with ECONNREFUSED when nobody listens', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

@@ -14,6 +14,8 @@ export interface TcpSinkOptions {
    * kernel buffers when the peer reset the connection.
    */
   closeTimeoutMs?: number;
+  /** How long to wait for the connection to be established, ms (default 10 000); then ETIMEDOUT. */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -29,6 +31,15 @@ export function tcpSink(options: TcpSinkOptions): Sink {
   }
   const socket = connect({ host: options.host, port: options.port });
   socket.setNoDelay(true);
+  // Without this an unreachable host holds the snapshot for the kernel's SYN retries (minutes).
+  const connectTimer = setTimeout(() => {
+    socket.destroy(
+      Object.assign(new Error(`connect to ${options.host}:${options.port} timed out`), { code: 'ETIMEDOUT' }),
+    );
+  }, options.connectTimeoutMs ?? 10_000);
+  connectTimer.unref();
+  socket.once('connect', () => clearTimeout(connectTimer));
+  socket.once('close', () => clearTimeout(connectTimer));
   const inner = writableSink(socket, {
     destroyOnAbort: false,
     // A socket is done with a chunk when its write callback fires: no copy needed.
