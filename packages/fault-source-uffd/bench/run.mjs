@@ -5,8 +5,11 @@
 //
 // env: BENCH_GIB   region size for protect/copy figures (default 1, max 4)
 //      BENCH_FAULTS faults per latency run (default 20000)
+//      BENCH_PAGES  'thp' or '4k': protect figures for one page kind only (default both)
+//      BENCH_ONLY   'protect': skip the latency and copy figures
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -20,6 +23,11 @@ const gib = Math.min(4, Math.max(0.25, Number(process.env.BENCH_GIB ?? 1)));
 const SIZE = Math.round(gib * 4) * (GiB / 4);
 const FAULTS = Number(process.env.BENCH_FAULTS ?? 20000);
 const LAT_REGION = 256 * MiB;
+// The machine is shared: repeated measurements run REPS times, interleaved, and the best run counts
+// (the least disturbed one); the median is shown too.
+const REPS = 3;
+const best = (a) => Math.min(...a);
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 const us = (ns) => (ns / 1e3).toFixed(1);
 const ms = (ns) => (ns / 1e6).toFixed(2);
@@ -77,27 +85,47 @@ function startWriter(memory, task, extra = {}) {
 }
 
 // --- 1. protect pass: per GiB, chunked vs single, THP vs 4 KiB; longest writer stall meanwhile -------
+function anonHugeBytes() {
+  const m = /AnonHugePages:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
 async function protectBench(hugePages) {
+  const before = anonHugeBytes();
   const memory = TrackedMemory.allocate(SIZE, { hugePages });
   const populateNs = populate(memory);
-  const rows = [];
-  for (const [label, chunk] of [
+  const hugeShare = (anonHugeBytes() - before) / SIZE;
+  const variants = [
     ['chunked 128 MiB', 128 * MiB],
     ['single pass', SIZE],
-  ]) {
-    // Quiet pass: time only.
-    let source = createUffdFaultSource({ regions: [{ name: 'm', memory }], protectChunkBytes: chunk });
-    await source.start();
-    const quiet = source.stats();
-    await source.stop();
+  ];
+  // Quiet passes first (writes split huge PMDs, which would slow later passes), REPS of each, interleaved.
+  const quiet = variants.map(() => []);
+  for (let rep = 0; rep < REPS; rep++) {
+    for (let v = 0; v < variants.length; v++) {
+      const source = createUffdFaultSource({
+        regions: [{ name: 'm', memory }],
+        protectChunkBytes: variants[v][1],
+      });
+      await source.start();
+      quiet[v].push(source.stats());
+      await source.stop();
+    }
+  }
+  const rows = [];
+  for (let v = 0; v < variants.length; v++) {
+    const [label, chunk] = variants[v];
     // With a writer hammering random pages: the longest single write during the pass. Copy-on-fault,
     // so that faults are served natively during and after the pass; the main thread drains copies.
-    source = createUffdFaultSource({
-      regions: [{ name: 'm', memory }],
+    // Each THP run gets fresh memory: the previous run's 4 KiB releases split its huge PMDs.
+    const target = hugePages && v > 0 ? TrackedMemory.allocate(SIZE, { hugePages }) : memory;
+    if (target !== memory) populate(target);
+    const source = createUffdFaultSource({
+      regions: [{ name: 'm', memory: target }],
       protectChunkBytes: chunk,
       mode: 'copy-on-fault',
     });
-    const w = startWriter(memory, 'stall');
+    const w = startWriter(target, 'stall');
     await w.ready();
     w.go();
     await sleep(30);
@@ -123,14 +151,17 @@ async function protectBench(hugePages) {
       if (slow[i] <= st.protectedAt && slow[i] + slow[i + 1] >= st.protectStartedAt)
         stall = Math.max(stall, slow[i + 1]);
     }
+    if (target !== memory) target.release();
+    const perGiB = quiet[v].map((q) => q.protectNs / (SIZE / GiB));
     rows.push({
-      pages: hugePages ? 'THP' : '4 KiB',
+      pages: hugePages ? `THP (${Math.round(hugeShare * 100)}% huge)` : '4 KiB',
       pass: label,
-      protectMsPerGiB: ms(quiet.protectNs / (SIZE / GiB)),
-      maxCallMs: ms(quiet.maxProtectChunkNs),
-      calls: quiet.protectChunks,
+      protectMsPerGiB_best: ms(best(perGiB)),
+      protectMsPerGiB_median: ms(median(perGiB)),
+      maxCallMs_best: ms(best(quiet[v].map((q) => q.maxProtectChunkNs))),
+      calls: quiet[v][0].protectChunks,
       underWritesMsPerGiB: ms(st.protectNs / (SIZE / GiB)),
-      // Only writes slower than 20 us are recorded: 0 means every write during the pass was faster.
+      // Only writes slower than 20 us are recorded: '< 0.02' means every write during the pass was faster.
       longestWriterStallMs: stall === 0 ? '< 0.02' : ms(stall),
     });
   }
@@ -170,9 +201,6 @@ async function latencyBench(mode, hugePages) {
 }
 
 // --- 3. copy throughput vs memcpy -------------------------------------------------------------------
-// The machine is shared: each side runs REPS times, interleaved, and the best run counts (the least
-// disturbed one); the median is shown too.
-const REPS = 3;
 async function copyBench(mode) {
   const memory = TrackedMemory.allocate(SIZE, { hugePages: true });
   populate(memory);
@@ -214,8 +242,6 @@ async function copyBench(mode) {
     await source.stop();
   }
   memory.release();
-  const best = (a) => Math.min(...a);
-  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
   return {
     mode,
     GiB: SIZE / GiB,
@@ -223,12 +249,12 @@ async function copyBench(mode) {
     memcpyGBps: (SIZE / best(memcpys)).toFixed(2),
     snapshotGBps: (SIZE / best(scans)).toFixed(2),
     ratioBest: (best(memcpys) / best(scans)).toFixed(2),
-    ratioMedian: (med(memcpys) / med(scans)).toFixed(2),
+    ratioMedian: (median(memcpys) / median(scans)).toFixed(2),
     startMs: ms(best(starts)),
   };
 }
 
-const out = { node: process.version, regionGiB: SIZE / GiB, faults: FAULTS };
+const out = { node: process.version, regionGiB: SIZE / GiB, faults: FAULTS, loadavgAtStart: loadavg() };
 console.log(
   `# @bgsnap/fault-source-uffd bench — region ${SIZE / GiB} GiB, ${FAULTS} faults per latency run\n`,
 );
@@ -238,7 +264,8 @@ const floorThp = floor(LAT_REGION / MiB, FAULTS, true);
 out.floor = { '4k': floor4k, thp: floorThp };
 
 const protect = [];
-for (const huge of [true, false]) {
+const pageKinds = { thp: [true], '4k': [false] }[process.env.BENCH_PAGES] ?? [true, false];
+for (const huge of pageKinds) {
   const r = await protectBench(huge);
   protect.push(...r.rows);
   out[`populateMsPerGiB_${huge ? 'thp' : '4k'}`] = r.populateMsPerGiB;
@@ -246,6 +273,11 @@ for (const huge of [true, false]) {
 console.log('## protect pass (populated region)');
 console.table(protect);
 out.protect = protect;
+
+if (process.env.BENCH_ONLY === 'protect') {
+  console.log(`\n${JSON.stringify(out)}`);
+  process.exit(0);
+}
 
 const lat = [];
 const row = (name, p) => ({
@@ -274,4 +306,6 @@ const copy = [await copyBench('plain'), await copyBench('copy-on-fault')];
 console.log(`## snapshot copy throughput (no writers, best of ${REPS}) vs memcpy of the same region`);
 console.table(copy);
 out.copy = copy;
+out.loadavgAtEnd = loadavg();
+console.log(`load average at the end: ${out.loadavgAtEnd.map((l) => l.toFixed(1)).join(' ')}`);
 console.log(`\n${JSON.stringify(out)}`);
