@@ -1,5 +1,6 @@
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
-  test: { name: 'stream-writer', include: ['src/**/*.test.ts'] },
+  // forks, not threads: the file-sink tests change process.umask(), which worker threads may not.
+  test: { name: 'stream-writer', include: ['src/**/*.test.ts'], pool: 'forks' },
 });
