@@ -67,7 +67,11 @@ export interface PagesEvent {
   readonly compressed: boolean;
   /** Payload bytes the record occupied in the stream (0 for zero pages). */
   readonly storedBytes: number;
-  /** The pages' contents, count × pageSize bytes; undefined for zero pages. Never reused by the reader. */
+  /**
+   * The pages' contents, count × pageSize bytes; undefined for zero pages. Never reused by the reader,
+   * but it may be a view into a larger read buffer (4 MiB for files) or into the caller's Uint8Array
+   * source: `slice()` it to keep many small runs without keeping their buffers alive.
+   */
   readonly data: Uint8Array | undefined;
 }
 

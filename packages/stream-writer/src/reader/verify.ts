@@ -39,7 +39,7 @@ export interface SnapshotReport {
   readonly regions: readonly RegionCounts[];
   /** Page records read. */
   readonly records: number;
-  /** Bytes of stream consumed up to the end or the error. */
+  /** Stream bytes verified: up to the end of the last good frame, the end of the stream, or the offset of the error. */
   readonly bytesRead: number;
 }
 
@@ -87,7 +87,7 @@ async function scan(
         else c.dataPages += ev.count;
         if (ev.compressed) c.compressedPages += ev.count;
         records++;
-        bytesRead = ev.offset;
+        bytesRead = ev.offset + 24 + ev.storedBytes;
         hooks.onPages?.(ev, c.pageSize);
       } else {
         trailer = ev.trailer;
