@@ -92,7 +92,7 @@ function anonHugeBytes() {
 
 async function protectBench(hugePages) {
   const before = anonHugeBytes();
-  const memory = TrackedMemory.allocate(SIZE, { hugePages });
+  let memory = TrackedMemory.allocate(SIZE, { hugePages });
   const populateNs = populate(memory);
   const hugeShare = (anonHugeBytes() - before) / SIZE;
   const variants = [
@@ -118,8 +118,13 @@ async function protectBench(hugePages) {
     // With a writer hammering random pages: the longest single write during the pass. Copy-on-fault,
     // so that faults are served natively during and after the pass; the main thread drains copies.
     // Each THP run gets fresh memory: the previous run's 4 KiB releases split its huge PMDs.
-    const target = hugePages && v > 0 ? TrackedMemory.allocate(SIZE, { hugePages }) : memory;
-    if (target !== memory) populate(target);
+    // (Released first: the bench never holds more than one region of SIZE.)
+    if (hugePages && v > 0) {
+      memory.release();
+      memory = TrackedMemory.allocate(SIZE, { hugePages });
+      populate(memory);
+    }
+    const target = memory;
     const source = createUffdFaultSource({
       regions: [{ name: 'm', memory: target }],
       protectChunkBytes: chunk,
@@ -151,7 +156,6 @@ async function protectBench(hugePages) {
       if (slow[i] <= st.protectedAt && slow[i] + slow[i + 1] >= st.protectStartedAt)
         stall = Math.max(stall, slow[i + 1]);
     }
-    if (target !== memory) target.release();
     const perGiB = quiet[v].map((q) => q.protectNs / (SIZE / GiB));
     rows.push({
       pages: hugePages ? `THP (${Math.round(hugeShare * 100)}% huge)` : '4 KiB',
