@@ -126,15 +126,25 @@ export type ResolvedWorkload =
 
 /** {@link SimConfig} after validation, with defaults applied. */
 export interface ResolvedConfig {
+  /** {@link SimConfig.regions} with page sizes filled in. */
   regions: { name: string; pageCount: number; pageSize: number }[];
+  /** {@link SimConfig.cpus} with workloads resolved. */
   cpus: { rate: number; workload: ResolvedWorkload }[];
+  /** {@link SimConfig.mode}. */
   mode: 'plain' | 'copy-on-fault';
+  /** {@link SimConfig.seed}. */
   seed: number;
+  /** {@link SimConfig.initialFill}. */
   initialFill: number;
+  /** {@link SimConfig.costs}, every cost filled in. */
   costs: Required<SimCosts>;
+  /** {@link SimConfig.copyOnFault}, filled in. */
   cof: Required<SimCopyOnFaultConfig>;
+  /** The parsed trace (empty without one). */
   trace: TraceEntry[];
+  /** {@link SimConfig.recordFaults}. */
   recordFaults: boolean;
+  /** Pages over all regions. */
   totalPages: number;
 }
 

@@ -4,8 +4,11 @@ import type { SimFaultSource } from './sim-fault-source.js';
 
 /** One page whose saved bytes are not what the simulated memory held at snapshot start. */
 export interface PageMismatch {
+  /** Region index. */
   readonly region: number;
+  /** Page index within the region. */
   readonly page: number;
+  /** The page's version at `start()`. */
   readonly expectedVersion: number;
   /** What the bytes decode to, or `'garbage'` when they are not a simulated page at all. */
   readonly found: DecodedPage | 'garbage' | 'wrong-length';
@@ -15,7 +18,9 @@ export interface PageMismatch {
 export interface CheckResult {
   /** Every page of every region was checked exactly once and matched. */
   readonly ok: boolean;
+  /** Records fed (duplicates included). */
   readonly pagesChecked: number;
+  /** Records whose bytes were not the page at `start()`. */
   readonly mismatchCount: number;
   /** The first 100 mismatches. */
   readonly mismatches: readonly PageMismatch[];

@@ -58,7 +58,9 @@ export function pageContents(page: number, version: number, options: PageContent
 export interface DecodedPage {
   /** Version 0 means an all-zero page (region and page are then unknown, reported as -1). */
   readonly version: number;
+  /** Region index from the header. */
   readonly region: number;
+  /** Page index within the region, from the header. */
   readonly page: number;
 }
 

@@ -25,14 +25,21 @@ export interface ReferenceSaveLoopOptions {
 
 /** What {@link runReferenceSaveLoop} did. Times on the source's clock. */
 export interface ReferenceSaveLoopResult {
+  /** Pages saved (all of them). */
   readonly pages: number;
+  /** Pages saved from fault events. */
   readonly faultPages: number;
+  /** Pages saved by the linear scan. */
   readonly scanPages: number;
+  /** `sink.write()` calls. */
   readonly sinkWrites: number;
+  /** Bytes handed to the sink. */
   readonly bytes: number;
   /** Pages `claim()` refused because the fault path owned them (copy-on-fault). */
   readonly claimRefusals: number;
+  /** Clock time after `start()`. */
   readonly startedAt: number;
+  /** From `startedAt` until the sink was closed. */
   readonly durationNs: number;
 }
 

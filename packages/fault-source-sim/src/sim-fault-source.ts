@@ -101,23 +101,33 @@ export interface SimStats {
   readonly blockedWriters: number;
   /** Pages returned by `read()` and the time charged for copying them. */
   readonly pagesRead: number;
+  /** `read()` calls. */
   readonly readCalls: number;
+  /** `claim()` calls. */
   readonly claimCalls: number;
   /** Pages `claim()` refused because the copy-on-fault path owned them. */
   readonly claimRefusals: number;
+  /** `release()` calls (one simulated ioctl each). */
   readonly releaseCalls: number;
+  /** Non-blocking polls: `takeFaults()` and `waitForFaults()` that did not sleep. */
   readonly pollCalls: number;
   /** Copy-on-fault: pages the handler copied, and how long it waited for a free buffer slot. */
   readonly handlerCopies: number;
+  /** Copy-on-fault: total time the handler waited for buffer space. */
   readonly handlerBufferFullNs: number;
 }
 
 /** Ground-truth outcome of one fault, passed to {@link SimFaultSourceOptions.onFaultResolved}. */
 export interface ResolvedFault {
+  /** Region index. */
   readonly region: number;
+  /** Page index within the region. */
   readonly page: number;
+  /** The CPU index, or `cpus.length + k` for the k-th injected write. */
   readonly writer: number;
+  /** When the writer hit the protected page (virtual ns). */
   readonly raisedAt: number;
+  /** When the writer ran again (virtual ns). */
   readonly resumedAt: number;
   /** `resumedAt - raisedAt`: what the writer suffered. */
   readonly latencyNs: number;

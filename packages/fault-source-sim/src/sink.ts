@@ -40,7 +40,9 @@ export interface SimSinkOptions {
 
 /** Counters of a {@link SimSink}. */
 export interface SimSinkStats {
+  /** `write()` calls accepted. */
   readonly writes: number;
+  /** Bytes accepted. */
   readonly bytes: number;
   /** Virtual time the device spent serving writes (including stalls hit while serving). */
   readonly busyNs: number;
@@ -48,7 +50,9 @@ export interface SimSinkStats {
   readonly stalledNs: number;
   /** Longest single write, from submission to completion (queueing included). */
   readonly maxWriteNs: number;
+  /** `close()` was called. */
   readonly closed: boolean;
+  /** `abort()` was called. */
   readonly aborted: boolean;
 }
 

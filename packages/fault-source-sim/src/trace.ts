@@ -1,6 +1,8 @@
 /** One recorded write: at `timeNs` (virtual, from the simulation's origin), CPU `cpu` wrote `page`. */
 export interface TraceEntry {
+  /** When the write happens, virtual ns from the simulation's origin. */
   readonly timeNs: number;
+  /** Index of the CPU (in `cpus`) that writes; it must have the `trace` workload. */
   readonly cpu: number;
   /** Global page index: regions are numbered one after another in configuration order. */
   readonly page: number;

@@ -4,8 +4,11 @@ import { type ConformanceHarness, resolveHarness } from './harness.js';
 
 /** Outcome of one {@link ConformanceCheck}. */
 export interface ConformanceResult {
+  /** The check's {@link ConformanceCheck.id}. */
   readonly id: string;
+  /** The check's title. */
   readonly title: string;
+  /** `skipped`: the rule does not apply to this backend (copy-on-fault rules on a plain one, and vice versa). */
   readonly status: 'passed' | 'failed' | 'skipped';
   /** What went wrong, when `status` is `failed`. */
   readonly error?: unknown;
