@@ -313,6 +313,11 @@ describe('restore, verify, inspect, compare', () => {
     expect(heap.compressedPages).toBe(8);
     expect(report.regions[1]!.dataPages).toBe(1);
     expect(report.trailer!.pageCount).toBe(29);
+    expect(report.bytesRead).toBe(valid.bytes.length);
+    const cut = await inspectSnapshot(valid.bytes.subarray(0, valid.bytes.length - 100));
+    expect(cut.ok).toBe(false);
+    expect(cut.bytesRead).toBeLessThanOrEqual(valid.bytes.length - 100);
+    expect(cut.records).toBeGreaterThan(0);
   });
 
   it('compares against expected memory page by page', async () => {
