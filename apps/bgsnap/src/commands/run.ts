@@ -140,7 +140,11 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
       batchPages: options.batchPages,
       serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       signal: interrupt.signal,
-      onProgress: (p) => progress.update(p),
+      onProgress: (p) => {
+        // Writes after the last page was saved cannot fault: keep them out of the writers' figures.
+        if (p.savedPages === p.totalPages) pool?.record(false);
+        progress.update(p);
+      },
       quiesce: {
         pause: async () => {
           pausedAt = performance.now();
