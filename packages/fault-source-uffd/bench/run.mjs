@@ -205,13 +205,12 @@ async function latencyBench(mode, hugePages) {
 }
 
 // --- 3. copy throughput vs memcpy -------------------------------------------------------------------
-async function copyBench(mode) {
+async function copyBench(mode, batch) {
   const memory = TrackedMemory.allocate(SIZE, { hugePages: true });
   populate(memory);
   const ring = new Uint8Array(64 * MiB);
   ring.fill(0);
-  // 512 pages = 2 MiB: whole huge pages, so releases never split a PMD.
-  const batch = Number(process.env.BENCH_BATCH ?? 512);
+  // Batches of whole huge pages (512 pages = 2 MiB), so releases never split a PMD.
   const ps = memory.pageSize;
   const memcpys = [];
   const scans = [];
@@ -306,7 +305,9 @@ console.log(
 console.table(lat);
 out.latency = lat;
 
-const copy = [await copyBench('plain'), await copyBench('copy-on-fault')];
+const copy = [];
+for (const mode of ['plain', 'copy-on-fault'])
+  for (const batch of [512, 4096]) copy.push(await copyBench(mode, batch));
 console.log(`## snapshot copy throughput (no writers, best of ${REPS}) vs memcpy of the same region`);
 console.table(copy);
 out.copy = copy;
