@@ -61,6 +61,25 @@ describe('simulated sink', () => {
     expect(stalled).toBeGreaterThan(0);
   });
 
+  it('virtual time jumps to a sink completion only while the save loop is idle, not when it merely yields', async () => {
+    const s = createSimFaultSource({ regions: [{ name: 'r', pageCount: 1024 }], costs: { copyPageNs: 100 } });
+    await s.start();
+    const sink = createSimSink(s, { bandwidth: 1e9, writeLatencyNs: 0 });
+    let done = false;
+    const write = sink.write(chunk(10e6)).then(() => {
+      done = true;
+    }); // completes at 10 ms
+    for (let i = 0; i < 50; i++) {
+      s.read(0, 0, 1); // 100 ns of save-loop work
+      await new Promise((resolve) => setImmediate(resolve)); // yields to the event loop, still busy
+    }
+    expect(s.clock.now()).toBe(5000);
+    expect(done).toBe(false);
+    await write; // now the loop is idle: time jumps to the completion
+    expect(s.clock.now()).toBe(10e6);
+    await s.stop();
+  });
+
   it('CPUs keep running while the save loop waits for the sink', async () => {
     const s = sim(2);
     await s.start();
