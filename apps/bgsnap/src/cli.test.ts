@@ -112,7 +112,7 @@ describe.skipIf(!existsSync(CLI))('bgsnap CLI (end to end)', () => {
     const r = await bgsnap([
       'sim',
       '--size',
-      '128MiB',
+      '64MiB',
       '--cpus',
       '4',
       '--sink-profile',
