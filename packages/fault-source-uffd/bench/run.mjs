@@ -259,7 +259,9 @@ async function copyBench(mode, batch) {
 
 const out = { node: process.version, regionGiB: SIZE / GiB, faults: FAULTS, loadavgAtStart: loadavg() };
 console.log(
-  `# @bgsnap/fault-source-uffd bench — region ${SIZE / GiB} GiB, ${FAULTS} faults per latency run\n`,
+  `# @bgsnap/fault-source-uffd bench — region ${SIZE / GiB} GiB, ${FAULTS} faults per latency run, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} (2 vCPUs)\n`,
 );
 
 const floor4k = floor(LAT_REGION / MiB, FAULTS, false);
