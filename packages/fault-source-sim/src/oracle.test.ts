@@ -113,6 +113,73 @@ describe('oracle with the reference save loop', () => {
   });
 });
 
+describe('engine invariants under random configurations', () => {
+  const workload = fc.oneof(
+    fc.constant<'uniform'>('uniform'),
+    fc.record({
+      kind: fc.constant<'hot-set'>('hot-set'),
+      hotFraction: fc.double({ min: 0.001, max: 1, noNaN: true }),
+    }),
+    fc.record({ kind: fc.constant<'zipf'>('zipf'), skew: fc.double({ min: 0.1, max: 3, noNaN: true }) }),
+    fc.record({ kind: fc.constant<'sequential'>('sequential'), stride: fc.integer({ min: 1, max: 50 }) }),
+    fc.constant<'idle'>('idle'),
+  );
+  const cost = fc.integer({ min: 0, max: 50_000 });
+
+  it('every page saved once as it was at start, every fault resolved, latencies consistent', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ rate: fc.integer({ min: 0, max: 400_000 }), workload }), { maxLength: 5 }),
+        fc.record({
+          faultDeliveryNs: cost,
+          pollWakeNs: cost,
+          wakeNs: cost,
+          copyPageNs: fc.integer({ min: 0, max: 2000 }),
+          releaseCallNs: cost,
+          pollNs: cost,
+        }),
+        fc.constantFrom('plain', 'copy-on-fault' as const),
+        fc.integer({ min: 1, max: 32 }),
+        fc.integer({ min: 1, max: 2 ** 31 }),
+        async (cpus, costs, mode, bufferPages, seed) => {
+          const sim = createSimFaultSource({
+            regions: [
+              { name: 'a', pageCount: 700 },
+              { name: 'b', pageCount: 300, pageSize: 8192 },
+            ],
+            cpus,
+            costs,
+            mode,
+            seed,
+            copyOnFault: { bufferPages },
+          });
+          const checker = createSnapshotChecker(sim);
+          const sink = createSimSink(sim, {
+            bandwidth: 5e8,
+            stall: { kind: 'periodic', stallNs: 1e6, everyNs: 4e6 },
+          });
+          await runReferenceSaveLoop(sim, sink, {
+            batchPages: 64,
+            onPages: (r, first, bytes) => checker.checkPages(r, first, bytes),
+          });
+          expect(checker.result().ok).toBe(true);
+          const st = sim.stats;
+          expect(st.blockedWriters).toBe(0);
+          expect(st.faultsResolved).toBe(st.faults);
+          const log = sim.faultLog();
+          for (let i = 0; i < log.count; i++) {
+            const raised = log.raisedAt[i]!;
+            expect(log.resumedAt[i]! - raised).toBeGreaterThanOrEqual(0);
+            if (!Number.isNaN(log.fetchedAt[i]!))
+              expect(log.fetchedAt[i]!).toBeGreaterThanOrEqual(raised + costs.faultDeliveryNs);
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  }, 60_000);
+});
+
 describe('determinism', () => {
   async function run(seed: number, mode: SimConfig['mode']) {
     const events: string[] = [];
