@@ -35,6 +35,8 @@ export class BenchWriters {
   private readonly ctrl: Int32Array;
   private readonly workers: Worker[] = [];
   private readonly results: Promise<BenchWriterResult>[] = [];
+  /** Made when each worker is created: `once(worker, 'exit')` taken after the exit would wait forever. */
+  private readonly exits: Promise<unknown>[] = [];
   private epoch = 0;
 
   private constructor(handle: TrackedMemoryHandle, writers: number, rate: number, seed: number) {
@@ -52,6 +54,7 @@ export class BenchWriters {
       };
       const worker = new Worker(WRITER_URL, { workerData: data });
       this.workers.push(worker);
+      this.exits.push(once(worker, 'exit').catch(() => {}));
       const result = new Promise<BenchWriterResult>((resolve, reject) => {
         worker.once('message', resolve);
         worker.once('error', reject);
@@ -85,9 +88,12 @@ export class BenchWriters {
   }
 
   /** Resolves once every writer has made at least one store (threads started, memory attached). */
-  async running(timeoutMs = 10_000): Promise<void> {
+  async running(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let failed: unknown;
+    for (const r of this.results) r.catch((e: unknown) => (failed ??= e));
     for (;;) {
+      if (failed !== undefined) throw failed;
       let all = true;
       for (let i = 0; i < this.workers.length; i++)
         all &&= Atomics.load(this.ctrl, BENCH_CTRL.counts + i) !== 0;
@@ -125,7 +131,7 @@ export class BenchWriters {
     Atomics.store(this.ctrl, BENCH_CTRL.command, 2);
     Atomics.notify(this.ctrl, BENCH_CTRL.command);
     const results = await Promise.all(this.results);
-    await Promise.all(this.workers.map((w) => once(w, 'exit').catch(() => {})));
+    await Promise.all(this.exits);
     const total: BenchWritersResult = {
       writes: 0,
       recordedWrites: 0,

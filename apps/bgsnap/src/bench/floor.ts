@@ -9,6 +9,8 @@ const run = promisify(execFile);
 /** What the minimal C handler measured: write-fault latency with nothing but an unprotect per fault. */
 export interface FloorResult {
   variant: 'sleep' | 'spin';
+  /** Whether the region was backed by transparent huge pages (the native package's floor supports both). */
+  thp: boolean;
   faults: number;
   p50Ns: number;
   p99Ns: number;
@@ -54,12 +56,36 @@ export async function compileFloor(source: string, outDir: string): Promise<stri
 const LINE =
   /protect ([\d.]+) ms.*?(\d+) faults: p50 ([\d.]+) us p99 ([\d.]+) us p999 ([\d.]+) us max ([\d.]+) us/;
 
-/** Parses the floor program's summary line. */
-export function parseFloorOutput(text: string, variant: 'sleep' | 'spin'): FloorResult {
+/**
+ * Parses the floor program's summary: the native package's JSON line (`{"p50":…,"p99":…}` in ns) or the
+ * reference tool's text line (µs).
+ */
+export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = false): FloorResult {
+  const jsonLine = text.split('\n').find((l) => l.trim().startsWith('{'));
+  if (jsonLine) {
+    const j = JSON.parse(jsonLine) as Record<string, unknown>;
+    const num = (k: string): number => {
+      const v = j[k];
+      if (typeof v !== 'number') throw new Error(`uffd-floor output lacks ${k}: ${jsonLine}`);
+      return v;
+    };
+    return {
+      variant,
+      thp: j.thp === true,
+      protectNs: num('protectNs'),
+      faults: num('faults'),
+      p50Ns: num('p50'),
+      p99Ns: num('p99'),
+      p999Ns: num('p999'),
+      maxNs: num('max'),
+      raw: jsonLine.trim(),
+    };
+  }
   const m = LINE.exec(text);
   if (!m) throw new Error(`unexpected uffd-floor output: ${text.trim()}`);
   return {
     variant,
+    thp,
     protectNs: Number(m[1]) * 1e6,
     faults: Number(m[2]),
     p50Ns: Number(m[3]) * 1e3,
@@ -70,16 +96,22 @@ export function parseFloorOutput(text: string, variant: 'sleep' | 'spin'): Floor
   };
 }
 
-/** Runs the floor program over `mib` MiB for `faults` faults, its handler sleeping in poll(2) or spinning. */
+/**
+ * Runs the floor program over `mib` MiB for `faults` faults, its handler sleeping in poll(2) or spinning,
+ * on 4 KiB pages or THP. Both the package's argument form (`<MiB> <faults> poll|spin [thp]`) and the
+ * reference tool's (`SPIN=1`) are given; each program ignores the other's.
+ */
 export async function runFloor(
   bin: string,
   mib: number,
   faults: number,
   variant: 'sleep' | 'spin',
+  thp = false,
 ): Promise<FloorResult> {
   const env = { ...process.env };
   if (variant === 'spin') env.SPIN = '1';
   else delete env.SPIN;
-  const { stdout } = await run(bin, [String(mib), String(faults)], { env, timeout: 120_000 });
-  return parseFloorOutput(stdout, variant);
+  const args = [String(mib), String(faults), variant === 'spin' ? 'spin' : 'poll', ...(thp ? ['thp'] : [])];
+  const { stdout } = await run(bin, args, { env, timeout: 120_000 });
+  return parseFloorOutput(stdout, variant, thp);
 }

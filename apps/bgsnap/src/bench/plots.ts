@@ -168,7 +168,7 @@ export function throughputSpec(
       { orient: 'left', scale: 'y', title: 'saved memory per interval (MiB/s)' },
     ],
     legends: [{ stroke: 'color', title: 'policy', symbolType: 'stroke' }],
-    marks: lineMarks('t', 'mib', 'linear'),
+    marks: lineMarks('t', 'mib', 'step-before'),
   };
 }
 

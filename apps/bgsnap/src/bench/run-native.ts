@@ -67,30 +67,48 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
     let pausedAt = 0;
     let quiescePauseNs: number | undefined;
     const w = writers;
+    let phase = 'starting';
+    let lastProgress: unknown;
+    const debugLine = (): void => {
+      process.stderr.write(
+        `debug ${id}: phase ${phase}, source ${source.state}, writes ${w?.writes ?? 0}, sink ${JSON.stringify(sink.stats)}, progress ${JSON.stringify(lastProgress)}, resources ${process.getActiveResourcesInfo().join(',')}\n`,
+      );
+    };
+    // BGSNAP_BENCH_DEBUG=1: say where a run stood if the event loop ever drains with the run unfinished.
+    if (process.env.BGSNAP_BENCH_DEBUG) process.once('beforeExit', debugLine);
     if (w && !c.quiesce) w.record(true);
     const report = await snapshot({
       source,
       backendName: 'uffd',
       to: sink,
       limiter: c.policy.spec,
-      onProgress: throughput.onProgress,
+      onProgress: (p) => {
+        lastProgress = p;
+        phase = 'saving';
+        throughput.onProgress(p);
+      },
       progressIntervalNs: c.sampleNs,
       quiesce:
         w && c.quiesce
           ? {
               pause: async () => {
                 pausedAt = performance.now();
+                phase = 'pausing';
                 await w.pause();
+                phase = 'protecting';
                 // Every store from here on is to a protected page or a released one: count first writes afresh.
                 w.record(true);
               },
               resume: () => {
+                phase = 'resumed';
                 w.resume();
                 quiescePauseNs = (performance.now() - pausedAt) * 1e6;
               },
             }
           : undefined,
     });
+    phase = 'done';
+    process.off('beforeExit', debugLine);
     w?.record(false);
     const stats = source.stats();
     let result: BenchWritersResult | undefined;

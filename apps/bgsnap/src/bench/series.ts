@@ -26,8 +26,10 @@ export function cdfPoints(histogram: LatencyHistogram): CdfPoint[] {
   if (histogram.totalCount === 0) return [];
   const points: CdfPoint[] = [];
   let last = -1;
+  const max = histogram.maxValue;
   for (const p of CDF_PERCENTILES) {
-    const v = p === 100 ? histogram.maxValue : histogram.getValueAtPercentile(p);
+    // getValueAtPercentile answers the top of a value's HDR bucket, which can exceed the recorded max.
+    const v = p === 100 ? max : Math.min(histogram.getValueAtPercentile(p), max);
     const latencyNs = Math.max(v, last, 1);
     // A plateau (many equal values) is one point at its highest fraction.
     if (points.length > 0 && points[points.length - 1]!.latencyNs === latencyNs) points.pop();

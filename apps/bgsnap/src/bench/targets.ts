@@ -37,8 +37,12 @@ export interface TargetsResult {
   memcpyBytesPerSec: number[];
   noWriterRuns: BenchRow[];
   floor: {
+    /** The handler sleeping in poll(2), pages like the bench's memory (THP when it has them). */
     sleep?: FloorResult | undefined;
+    /** The handler spinning, same pages. */
     spin?: FloorResult | undefined;
+    /** The handler sleeping, 4 KiB pages (when the bench's memory is THP). */
+    sleep4k?: FloorResult | undefined;
     source?: string | undefined;
     error?: string | undefined;
   };
@@ -81,6 +85,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   o.log(`targets (a): memcpy baseline, ${o.reps} passes over ${fmtSize(o.sizeBytes)}`);
   const memory = uffd.TrackedMemory.allocate(o.sizeBytes);
   let memcpyBytesPerSec: number[];
+  const thp = memory.hugePages;
   try {
     for (let b = 0; b < memory.blockCount; b++) memory.block(b).fill(7);
     memcpyBytesPerSec = memcpyThroughput(memory, o.reps);
@@ -113,10 +118,17 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     try {
       const bin = await compileFloor(source, o.outDir);
       const mib = Math.max(1, Math.round(o.sizeBytes / 2 ** 20));
-      o.log(`targets (b): floor program, handler sleeping in poll(2), ${o.floorFaults} faults`);
-      floor.sleep = await runFloor(bin, mib, o.floorFaults, 'sleep');
-      o.log(`targets (b): floor program, handler spinning, ${o.floorFaults} faults`);
-      floor.spin = await runFloor(bin, mib, o.floorFaults, 'spin');
+      const pages = thp ? 'THP' : '4 KiB pages';
+      o.log(`targets (b): floor program, handler sleeping in poll(2), ${pages}, ${o.floorFaults} faults`);
+      floor.sleep = await runFloor(bin, mib, o.floorFaults, 'sleep', thp);
+      o.log(`targets (b): floor program, handler spinning, ${pages}, ${o.floorFaults} faults`);
+      floor.spin = await runFloor(bin, mib, o.floorFaults, 'spin', thp);
+      if (thp) {
+        o.log(
+          `targets (b): floor program, handler sleeping in poll(2), 4 KiB pages, ${o.floorFaults} faults`,
+        );
+        floor.sleep4k = await runFloor(bin, mib, o.floorFaults, 'sleep', false);
+      }
     } catch (error) {
       floor.error = (error as Error).message;
     }
@@ -258,7 +270,9 @@ export function targetsMarkdown(t: TargetsResult): string {
       : 'not run';
   parts.push(
     `\n**(b)** floor program ${t.floor.source ? `\`${t.floor.source}\`` : ''}${t.floor.error ? ` — ${t.floor.error}` : ''}\n\n` +
-      `- handler sleeping in poll(2): ${fl(t.floor.sleep)}\n- handler spinning: ${fl(t.floor.spin)}\n\n`,
+      `- handler sleeping in poll(2)${t.floor.sleep?.thp ? ', THP' : ''}: ${fl(t.floor.sleep)}\n` +
+      `- handler spinning${t.floor.spin?.thp ? ', THP' : ''}: ${fl(t.floor.spin)}\n` +
+      `${t.floor.sleep4k ? `- handler sleeping in poll(2), 4 KiB pages: ${fl(t.floor.sleep4k)}\n` : ''}\n`,
   );
   const sleepP99 = t.floor.sleep?.p99Ns;
   const spinP99 = t.floor.spin?.p99Ns;

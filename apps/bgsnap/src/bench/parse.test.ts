@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { BadInputError } from '../errors.js';
+import { parseFloorOutput } from './floor.js';
+import { BENCH_POLICIES, parsePolicies } from './policies.js';
+
+describe('parseFloorOutput', () => {
+  it("reads the native package's JSON line (ns)", () => {
+    const line =
+      '{"regionMiB":1024,"thp":true,"handler":"poll","protectNs":812345,"protectNsPerGiB":812345,"faults":20000,"p50":48123,"p99":70456,"p999":110789,"max":2100000,"unprotectedWriteNs":0.2}\n';
+    const r = parseFloorOutput(line, 'sleep');
+    expect(r).toMatchObject({
+      thp: true,
+      faults: 20000,
+      p50Ns: 48123,
+      p99Ns: 70456,
+      p999Ns: 110789,
+      maxNs: 2100000,
+      protectNs: 812345,
+    });
+  });
+
+  it("reads the reference tool's text line (µs)", () => {
+    const line =
+      'region 1024 MiB: protect 19.5 ms (19.5 ms/GiB); 100000 faults: p50 50.2 us p99 70.1 us p999 110.0 us max 3999.0 us\n';
+    const r = parseFloorOutput(line, 'spin');
+    expect(r.variant).toBe('spin');
+    expect(r.faults).toBe(100000);
+    expect(r.p99Ns).toBeCloseTo(70100);
+    expect(r.protectNs).toBeCloseTo(19.5e6);
+  });
+
+  it('throws on anything else', () => {
+    expect(() => parseFloorOutput('userfaultfd: Operation not permitted', 'sleep')).toThrow(
+      /unexpected uffd-floor output/,
+    );
+  });
+});
+
+describe('parsePolicies', () => {
+  it('all, a subset, and custom name=spec pairs', () => {
+    expect(parsePolicies('all')).toHaveLength(BENCH_POLICIES.length);
+    expect(parsePolicies('qemu,latency').map((p) => p.name)).toEqual(['qemu', 'latency']);
+    expect(parsePolicies('slow=token-bucket:rate=1MiB/s,burst=1MiB;fast=unlimited')).toEqual([
+      {
+        name: 'slow',
+        spec: 'token-bucket:rate=1MiB/s,burst=1MiB',
+        description: 'token-bucket:rate=1MiB/s,burst=1MiB',
+      },
+      { name: 'fast', spec: 'unlimited', description: 'unlimited' },
+    ]);
+  });
+
+  it('rejects unknown names (listing the known ones) and specs that do not parse', () => {
+    expect(() => parsePolicies('qemu,nope')).toThrow(BadInputError);
+    expect(() => parsePolicies('qemu,nope')).toThrow(/unknown policy 'nope'.*unlimited, qemu/);
+    expect(() => parsePolicies('x=no-such-policy')).toThrow(/--policies/);
+  });
+
+  it('every preset spec builds a policy', () => {
+    for (const p of BENCH_POLICIES) expect(() => parsePolicies(`${p.name}=${p.spec}`)).not.toThrow();
+  });
+});
