@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -151,6 +152,29 @@ describe('errors name the cause and the remedy', () => {
     expect(p.available).toBe(true);
     if (p.available) expect(p.features & 1).toBe(1);
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    'a real unprivileged process (uid nobody, vm.unprivileged_userfaultfd=0) falls back to UFFD_USER_MODE_ONLY',
+    () => {
+      const child = fileURLToPath(new URL('./test-support/unprivileged-child.mjs', import.meta.url));
+      const r = spawnSync(process.execPath, [child], {
+        uid: 65534,
+        gid: 65534,
+        cwd: '/tmp',
+        encoding: 'utf8',
+      });
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout);
+      expect(out).toMatchObject({ uid: 65534, probe: true, pages: [3], old: 7, now: 8 });
+      // Which way worked depends on the machine's settings; without root it is never the privileged syscall
+      // unless the sysctl allows it.
+      const sysctl = readFileSync('/proc/sys/vm/unprivileged_userfaultfd', 'utf8').trim();
+      if (sysctl === '0' && (statSync('/dev/userfaultfd', { throwIfNoEntry: false })?.mode ?? 0) % 8 === 0) {
+        expect(out.method).toBe('userfaultfd(2, UFFD_USER_MODE_ONLY)');
+        expect(out.userModeOnly).toBe(true);
+      }
+    },
+  );
 
   it('a missing addon → UffdUnavailableError saying how to build it (in a child process)', () => {
     const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
