@@ -26,6 +26,15 @@ describe('page contents', () => {
     );
   });
 
+  it('decodes unaligned views too', () => {
+    const page = pageContents(9, 3, { pageSize: 64 });
+    const shifted = new Uint8Array(65);
+    shifted.set(page, 1);
+    expect(decodePage(shifted.subarray(1))).toEqual({ version: 3, region: 0, page: 9 });
+    shifted[40] = 7;
+    expect(decodePage(shifted.subarray(1))).toBeUndefined();
+  });
+
   it('anything else is garbage', () => {
     const bytes = pageContents(3, 4);
     bytes[100] = 1;

@@ -71,7 +71,7 @@ export interface DecodedPage {
 export function decodePage(bytes: Uint8Array): DecodedPage | undefined {
   if (bytes.length < PAGE_HEADER_BYTES) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = PAGE_HEADER_BYTES; i < bytes.length; i++) if (bytes[i] !== 0) return undefined;
+  if (!restIsZero(bytes)) return undefined;
   const w3 = view.getUint32(12, true);
   if (w3 === 0) {
     for (let i = 0; i < PAGE_HEADER_BYTES; i++) if (bytes[i] !== 0) return undefined;
@@ -95,4 +95,16 @@ export function initialVersion(seedHash: number, fill: number, globalPage: numbe
   const h = mix32((globalPage >>> 0) ^ seedHash, Math.floor(globalPage / 4294967296));
   if (h >= fill * 4294967296) return 0;
   return 1 + (mix32(h, 0x7e57) & 0xff);
+}
+
+/** Whether every byte after the header is zero; word-wise when aligned (the oracle checks every page). */
+function restIsZero(bytes: Uint8Array): boolean {
+  if (bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+    let acc = 0;
+    for (let i = PAGE_HEADER_BYTES >>> 2; i < words.length; i++) acc |= words[i] as number;
+    return acc === 0;
+  }
+  for (let i = PAGE_HEADER_BYTES; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
