@@ -406,12 +406,26 @@ bool Session::Release(uint32_t region, uint64_t first, uint64_t count, NativeErr
   if (!WriteProtect(r.base + first * page_size_, count * page_size_, false, err)) return false;
   if (preserved_count_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (uint64_t i = 0; i < count && !preserved_.empty(); i++) {
-      auto it = preserved_.find(key_of(region, first + i));
-      if (it == preserved_.end()) continue;
-      free(it->second);
-      preserved_.erase(it);
-      preserved_count_.fetch_sub(1);
+    if (count <= preserved_.size()) {
+      for (uint64_t i = 0; i < count && !preserved_.empty(); i++) {
+        auto it = preserved_.find(key_of(region, first + i));
+        if (it == preserved_.end()) continue;
+        free(it->second);
+        preserved_.erase(it);
+        preserved_count_.fetch_sub(1);
+      }
+    } else {
+      // A large release (e.g. a whole region): walk the few preserved pages instead of the range.
+      for (auto it = preserved_.begin(); it != preserved_.end();) {
+        const uint64_t p = it->first & ((1ULL << 44) - 1);
+        if ((it->first >> 44) == region && p >= first && p < first + count) {
+          free(it->second);
+          it = preserved_.erase(it);
+          preserved_count_.fetch_sub(1);
+        } else {
+          ++it;
+        }
+      }
     }
   }
   return true;
