@@ -3,11 +3,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // End-to-end: the built CLI, as a user runs it (build first: `pnpm --filter bgsnap build`).
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
-const dir = mkdtempSync(join(tmpdir(), 'bgsnap-cli-test-'));
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bgsnap-cli-test-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Result {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareSnapshot } from '@bgsnap/stream-writer';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadInputError } from './errors.js';
 import { MemorySink } from './testing/memory-sink.js';
 
@@ -11,10 +11,14 @@ import { MemorySink } from './testing/memory-sink.js';
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js');
 const uffd = await import('@bgsnap/fault-source-uffd').catch(() => undefined);
 const available = existsSync(DIST) && uffd?.probeUffd().available;
-const dir = mkdtempSync(join(tmpdir(), 'bgsnap-native-test-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let dir = '';
 
 describe.skipIf(!available)('snapshot() of native memory (worker thread)', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bgsnap-native-test-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
   it('the main thread keeps writing tracked memory while the worker saves a point-in-time image', async () => {
     const { snapshot } = (await import(DIST)) as typeof import('./index.js');
     const size = 16 * 2 ** 20;
