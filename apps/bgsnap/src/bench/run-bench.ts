@@ -40,6 +40,8 @@ export interface BenchOptions {
   /** The stall profile of target (c). */
   targetStall: StallProfile;
   plots: boolean;
+  /** Pages per scan step for every run; default: the save loop's own default. */
+  batchPages?: number | undefined;
   /** Progress lines (stderr in the CLI). */
   log: (line: string) => void;
 }
@@ -104,6 +106,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
               ratePerWriter: o.ratePerWriter,
               seed: o.seed,
               sampleNs: 50e6,
+              batchPages: o.batchPages,
             }),
           );
         }
@@ -128,6 +131,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
               outDir: o.outDir,
               quiesce: o.quiesce,
               sampleNs: 20e6,
+              batchPages: o.batchPages,
             }),
           );
         }
@@ -148,6 +152,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
       floorFaults: o.floorFaults,
       floorSource: o.floorSource,
       stallProfile: o.targetStall,
+      batchPages: o.batchPages,
       log: o.log,
     });
   }

@@ -30,6 +30,8 @@ export interface NativeCase {
   quiesce: boolean;
   /** Progress (throughput) sampling interval, ns. */
   sampleNs: number;
+  /** Pages per scan step; default: the save loop's own default. */
+  batchPages?: number | undefined;
   /** Row id suffix, to tell apart several runs of the same case. */
   tag?: string;
 }
@@ -82,6 +84,7 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
       backendName: 'uffd',
       to: sink,
       limiter: c.policy.spec,
+      ...(c.batchPages === undefined ? {} : { batchPages: c.batchPages }),
       onProgress: (p) => {
         lastProgress = p;
         phase = 'saving';
@@ -146,6 +149,7 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
         slotWaits: stats.slotWaits,
         hugePages: memory.hugePages,
         tag: c.tag ?? '',
+        batchPages: c.batchPages ?? 'default',
       },
     });
     return { row, series: { id, cdf: cdfPoints(writerLatency), throughput: throughput.samples() } };

@@ -18,6 +18,8 @@ export interface SimCase {
   seed: number;
   /** Progress (throughput) sampling interval, virtual ns. */
   sampleNs: number;
+  /** Pages per scan step; default: the save loop's own default. */
+  batchPages?: number | undefined;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function runSimCase(c: SimCase): Promise<BenchResult> {
     backendName: 'sim',
     to: sink,
     limiter: c.policy.spec,
+    ...(c.batchPages === undefined ? {} : { batchPages: c.batchPages }),
     onProgress: throughput.onProgress,
     progressIntervalNs: c.sampleNs,
   });

@@ -30,6 +30,7 @@ interface RawBenchOptions {
   floorFaults: string;
   floorSource?: string;
   plots: boolean;
+  batchPages?: string;
   out: string;
   json?: boolean;
 }
@@ -75,6 +76,8 @@ export function parseBenchOptions(raw: RawBenchOptions): Omit<BenchOptions, 'log
     floorSource,
     targetStall,
     plots: raw.plots,
+    batchPages:
+      raw.batchPages === undefined ? undefined : parseInteger('--batch-pages', raw.batchPages, 1, 65536),
     json: raw.json === true,
   };
 }
@@ -173,6 +176,7 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
       '--floor-source <path>',
       'uffd-floor.c to compile (default: the native package bench/, else ../shared/tools/)',
     )
+    .option('--batch-pages <n>', "pages per linear-scan step, 1..65536 (default: the save loop's default)")
     .option('--no-plots', 'skip the SVG/PNG plots')
     .option('--out <dir>', 'output folder', 'bench-results')
     .option('--json', 'print the results (without plot series) as JSON on stdout')
