@@ -8,6 +8,7 @@ import { createSimFaultSource } from './sim-fault-source.js';
 // The suite must be the only writer (it checks that every event names a page it wrote), so no CPUs.
 function harness(mode: SimConfig['mode']) {
   return {
+    copiesOnFault: mode === 'copy-on-fault',
     create() {
       const sim = createSimFaultSource({
         regions: [

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import { describe, it } from 'vitest';
+import { ConformanceError } from './testing/assert.js';
 import type { ConformanceHarness } from './testing/harness.js';
 import { resolveHarness } from './testing/harness.js';
 import { type ConformanceSelection, selectChecks } from './testing/run.js';
@@ -19,7 +20,7 @@ export { runFaultSourceConformance, selectChecks } from './testing/run.js';
 /**
  * Registers the conformance suite as a vitest `describe` block named `name`, one `it` per rule.
  * Rules that do not apply to the backend (copy-on-fault rules on a plain one, and vice versa) are
- * reported as skipped. Each test's timeout is derived from `harness.realTimeLimitMs`.
+ * left out when `harness.copiesOnFault` declares the mode, and reported as skipped otherwise. Each test's timeout is derived from `harness.realTimeLimitMs`.
  *
  * @example
  * describeFaultSourceConformance('my backend', { create: () => makeSubject() });
@@ -31,7 +32,27 @@ export function describeFaultSourceConformance(
 ): void {
   const h = resolveHarness(harness);
   describe(`FaultSource conformance: ${name}`, () => {
+    const mode =
+      harness.copiesOnFault === undefined ? undefined : harness.copiesOnFault ? 'copy-on-fault' : 'plain';
+    if (harness.copiesOnFault !== undefined) {
+      // The filter below trusts the declaration, so check it against what the backend says of itself.
+      it('the declared mode matches capabilities.copiesOnFault [declared-mode]', async () => {
+        const subject = await h.create();
+        try {
+          const actual = subject.source.capabilities.copiesOnFault;
+          if (actual !== harness.copiesOnFault) {
+            throw new ConformanceError(
+              `the harness declares copiesOnFault: ${harness.copiesOnFault}, the backend reports ${actual}`,
+            );
+          }
+        } finally {
+          await subject.source.stop();
+          await subject.dispose?.();
+        }
+      });
+    }
     for (const c of selectChecks(selection)) {
+      if (mode && c.appliesTo && c.appliesTo !== mode) continue;
       it(
         `${c.title} [${c.id}]`,
         async (ctx) => {

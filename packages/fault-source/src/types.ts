@@ -61,6 +61,8 @@ export interface WriteFault {
   /**
    * Copy-on-fault only: the page's contents as they were at snapshot start. The page has already been
    * released and belongs to the save loop; it must be saved from these bytes and never read again.
+   * The bytes may live in a buffer the backend reuses: they are valid only until the next
+   * `takeFaults()` or `waitForFaults()` call, so the caller copies them (or writes them out) first.
    */
   readonly contents?: Uint8Array;
   /** Copy-on-fault only: time the backend released the page, so the writer's wait is `releasedAt - raisedAt`. */
@@ -132,8 +134,8 @@ export interface FaultSource {
 
   /**
    * The contents of claimed, still-protected pages `[first, first + count)`. The returned bytes may be a
-   * view of the live memory: they are valid only until those pages are released, so the caller copies
-   * what it needs first.
+   * view of the live memory or of a buffer the backend reuses: they are valid only until those pages
+   * are released or the next `read()`, whichever comes first, so the caller copies what it needs first.
    */
   read(region: number, first: number, count: number): Uint8Array;
 

@@ -9,6 +9,8 @@ export interface ConformanceCheck {
   readonly id: string;
   /** What the rule says, as a test title. */
   readonly title: string;
+  /** The backend mode the rule is about; absent when it applies to every backend. */
+  readonly appliesTo?: 'plain' | 'copy-on-fault';
   /**
    * Runs the check on fresh subjects from the harness. Resolves `'skipped'` when the rule does not
    * apply to this backend (for example copy-on-fault rules on a plain backend), `'passed'` when the
@@ -20,6 +22,7 @@ export interface ConformanceCheck {
 interface Rule {
   readonly id: string;
   readonly title: string;
+  readonly appliesTo?: 'plain' | 'copy-on-fault';
   run(h: ResolvedHarness): Promise<unknown>;
 }
 
@@ -250,6 +253,7 @@ const rules: readonly Rule[] = [
   },
   {
     id: 'write-blocks-until-release',
+    appliesTo: 'plain',
     title: 'plain: a write to a protected page faults, names that page, and blocks until release()',
     run: async (h) => {
       let skipped = false;
@@ -524,6 +528,7 @@ const rules: readonly Rule[] = [
   },
   {
     id: 'plain-claim-all',
+    appliesTo: 'plain',
     title: 'plain: claim() claims every requested page',
     run: async (h) => {
       let skipped = false;
@@ -548,6 +553,7 @@ const rules: readonly Rule[] = [
   },
   {
     id: 'cof-contents',
+    appliesTo: 'copy-on-fault',
     title: 'copy-on-fault: events carry the contents at start, the writer is released without release()',
     run: async (h) => {
       let skipped = false;
@@ -577,6 +583,7 @@ const rules: readonly Rule[] = [
   },
   {
     id: 'cof-claimed-not-delivered',
+    appliesTo: 'copy-on-fault',
     title: 'copy-on-fault: a claimed page is never delivered with contents; its writer waits for release()',
     run: async (h) => {
       let skipped = false;
@@ -613,6 +620,7 @@ const rules: readonly Rule[] = [
   },
   {
     id: 'cof-claim-stops',
+    appliesTo: 'copy-on-fault',
     title: 'copy-on-fault: claim() returns 0 for a fault-owned page and stops before it',
     run: async (h) => {
       let skipped = false;
@@ -644,5 +652,6 @@ const rules: readonly Rule[] = [
 export const faultSourceChecks: readonly ConformanceCheck[] = rules.map((r) => ({
   id: r.id,
   title: r.title,
+  ...(r.appliesTo ? { appliesTo: r.appliesTo } : {}),
   run: async (h: ResolvedHarness) => ((await r.run(h)) === 'skipped' ? 'skipped' : 'passed'),
 }));

@@ -254,6 +254,7 @@ class FakeSource implements FaultSource {
 /** A harness over the fake, with timings short enough for unit tests. */
 export function fakeHarness(bug: FakeBug, copiesOnFault: boolean): ConformanceHarness {
   return {
+    copiesOnFault,
     create(): ConformanceSubject {
       const source = new FakeSource(bug, copiesOnFault);
       return {

@@ -48,6 +48,12 @@ export interface ConformanceSubject {
 export interface ConformanceHarness {
   /** A fresh, unstarted subject for one check. Called once per check (and per random run). */
   create(): ConformanceSubject | Promise<ConformanceSubject>;
+  /**
+   * The backend's `capabilities.copiesOnFault`, when known before a subject is created. With it,
+   * {@link describeFaultSourceConformance} registers only the rules that apply to the backend's mode;
+   * without it, rules for the other mode are registered and skipped at run time.
+   */
+  readonly copiesOnFault?: boolean;
   /** How many writes may be blocked at the same time (see {@link ConformanceSubject.write}). Default 4, min 1. */
   readonly concurrentWriters?: number;
   /** Clock time (ns) to wait for a fault event that must come. Default 2 s. */
@@ -71,7 +77,7 @@ export interface ConformanceHarness {
 }
 
 /** {@link ConformanceHarness} with every default filled in. */
-export interface ResolvedHarness extends Required<Omit<ConformanceHarness, 'create'>> {
+export interface ResolvedHarness extends Required<Omit<ConformanceHarness, 'create' | 'copiesOnFault'>> {
   create(): Promise<ConformanceSubject>;
 }
 
