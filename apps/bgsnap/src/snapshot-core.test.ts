@@ -47,6 +47,19 @@ describe('snapshotOnThisThread', () => {
     expect(JSON.parse(JSON.stringify(report)).pages.total).toBe(512);
   });
 
+  it('without quiesce, faults are served while protection is still in progress', async () => {
+    const source = new FakeSource([256], writes(50, 256), false, 1000, 4096);
+    source.startDelayNs = 100_000; // the protect pass takes 100 µs; writes arrive every 3 µs
+    const sink = new MemorySink();
+    const report = await snapshotOnThisThread({ ...base, source, sink, limiter: unlimitedPolicy() });
+    const during = source.events.filter((e) => e.kind === 'release' && e.at < source.startedAt);
+    expect(during.length).toBeGreaterThan(0); // faulted pages released before start() resolved
+    expect(Math.max(...source.writerWaits)).toBeLessThan(100_000);
+    expect(report.protectNs).toBeGreaterThanOrEqual(100_000);
+    const cmp = await compareSnapshot(sink.bytes(), source.initial);
+    expect(cmp.ok).toBe(true);
+  });
+
   it('a failing sink ends the snapshot with the sink error, writers released, sink aborted', async () => {
     const source = new FakeSource([2048], writes(100, 2048), false, 1000, 4096);
     const sink = new MemorySink(2);

@@ -99,6 +99,8 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
     if (signal?.aborted) throw abortError(signal);
     let protectStartNs: number;
     let protectEndNs: number;
+    // Without quiesce the loop serves faults while the backend is still protecting (in chunks).
+    let starting: Promise<void> | undefined;
     if (options.quiesce) {
       await options.quiesce.pause();
       try {
@@ -110,11 +112,15 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
       }
     } else {
       protectStartNs = clock.now();
-      await source.start();
-      protectEndNs = clock.now();
+      protectEndNs = protectStartNs;
+      starting = source.start().then(() => {
+        protectEndNs = clock.now();
+      });
+      starting.catch(() => {}); // awaited through the loop
     }
     forwardSinkWrites = true;
     const loop = await runSaveLoop({
+      starting,
       source,
       limiter,
       writer,

@@ -267,6 +267,30 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
     }
   };
 
+  if (options.starting) {
+    // Protection is still in progress: serve faults only; scanning unprotected pages would be wrong.
+    let started = false;
+    let startFailed = false;
+    let startError: unknown;
+    options.starting.then(
+      () => {
+        started = true;
+      },
+      (error: unknown) => {
+        started = startFailed = true;
+        startError = error;
+      },
+    );
+    while (!started) {
+      if (signal?.aborted) throw new SnapshotAbortedError(signal.reason);
+      const faults = await source.waitForFaults(DRAIN_FAULT_WAIT_NS, MAX_TAKE);
+      if (faults.length > 0) serve(faults, lastEmptyAt);
+      else lastEmptyAt = clock.now();
+      await yieldToEventLoop();
+    }
+    if (startFailed) throw startError;
+  }
+
   while (remaining > 0) {
     if (signal?.aborted) throw new SnapshotAbortedError(signal.reason);
     serveAllPending();

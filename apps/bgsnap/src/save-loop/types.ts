@@ -63,6 +63,12 @@ export interface SaveLoopOptions {
    */
   startedAt?: number | undefined;
   /**
+   * The pending `source.start()`, when the loop is started before protection completes (writers not
+   * paused): until it settles the loop only services faults, so a writer that hits an already protected
+   * chunk waits for its page, not for the whole protect pass. A rejection is rethrown.
+   */
+  starting?: Promise<unknown> | undefined;
+  /**
    * Keep servicing write faults while awaiting `writer.drain()` (default false, as QEMU: a stalled sink
    * stalls fault service). `writePages` never blocks, so faulted pages can still be copied into the
    * writer's buffer past its high-water mark while the sink is stuck; plain-mode writers then no longer

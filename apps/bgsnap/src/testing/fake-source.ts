@@ -78,6 +78,7 @@ export class FakeSource implements FaultSource {
       this.apply({ ...w, at: this.t });
     }
     this.t = Math.max(this.t, to);
+    this.checkStarted();
   }
 
   private apply(w: FakeWrite): void {
@@ -120,10 +121,33 @@ export class FakeSource implements FaultSource {
     }
   }
 
-  async start(): Promise<void> {
+  /** start() resolves only once the clock reaches this (a protect pass that takes time). */
+  startDelayNs = 0;
+  private startResolve: (() => void) | undefined;
+  private startAt = 0;
+  /** Clock time start() resolved. */
+  startedAt = Number.NaN;
+
+  start(): Promise<void> {
     if (this.state !== 'ready') throw new Error('start twice');
     this.state = 'tracking';
     for (const p of this.protectedPages) p.fill(1);
+    if (this.startDelayNs <= 0) {
+      this.startedAt = this.t;
+      return Promise.resolve();
+    }
+    this.startAt = this.t + this.startDelayNs;
+    return new Promise((resolve) => {
+      this.startResolve = resolve;
+    });
+  }
+
+  private checkStarted(): void {
+    if (this.startResolve && this.t >= this.startAt) {
+      this.startedAt = this.t;
+      this.startResolve();
+      this.startResolve = undefined;
+    }
   }
 
   takeFaults(max = Number.POSITIVE_INFINITY): readonly WriteFault[] {
