@@ -170,8 +170,11 @@ void Session::ProtectLoop() {
   uint64_t chunks = 0, prefaulted = 0;
   const bool prefault = !protects_unpopulated();
   for (auto& r : regions_) {
-    for (size_t off = 0; off < r.length && !stopping_.load(); off += protect_chunk_) {
-      size_t len = std::min(protect_chunk_, r.length - off);
+    // On huge-page regions, chunk boundaries fall on 2 MiB so that no chunk edge splits a huge PMD.
+    size_t chunk = protect_chunk_;
+    if (r.mapping->huge_pages && chunk % (2u << 20) != 0) chunk = (chunk + (2u << 20) - 1) & ~size_t((2u << 20) - 1);
+    for (size_t off = 0; off < r.length && !stopping_.load(); off += chunk) {
+      size_t len = std::min(chunk, r.length - off);
       if (prefault) {
         // Without WP_UNPOPULATED, empty PTEs are skipped by UFFDIO_WRITEPROTECT; reading one byte per
         // page maps the shared zero page there, which can then be protected (what QEMU does).

@@ -20,14 +20,21 @@ describe.each<UffdMode>(['plain', 'copy-on-fault'])('abort mid-snapshot (%s)', (
         protectChunkBytes: 16 * MiB,
       });
       await source.start();
-      const failure = new Error('stream broke');
-      await expect(
-        saveImage(source, 64, (batch) => {
-          if (batch === 100) throw failure;
-        }),
-      ).rejects.toBe(failure);
-      expect(source.stats().faults, 'writers hit protected pages before the failure').toBeGreaterThan(0);
-      await source.stop(); // what the app's finally does
+      try {
+        // Fail only once writers are blocked on (plain) or have faulted on (copy-on-fault) protected pages.
+        const deadline = Date.now() + 10_000;
+        while (source.stats().faults === 0 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 1));
+        expect(source.stats().faults, 'writers hit protected pages before the failure').toBeGreaterThan(0);
+        const failure = new Error('stream broke');
+        await expect(
+          saveImage(source, 64, (batch) => {
+            if (batch === 100) throw failure;
+          }),
+        ).rejects.toBe(failure);
+      } finally {
+        await source.stop(); // what the app's finally does
+      }
       await writers.progress(10_000, 10_000); // blocked writers resumed
       await writers.sweep(10_000); // no page anywhere is still protected
       // Every increment landed exactly once: the counters in memory add up to the writes made.

@@ -61,6 +61,9 @@ async function checkConsistency(c: Case) {
       await source.start();
       writers.setPageLimit(memory.pageCount);
       writers.resume();
+      // The save loop starts once a writer has hit a protected page, so every case races for real.
+      const deadline = Date.now() + 10_000;
+      while (source.stats().faults === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
       const result = await saveImage(source, c.batchPages ?? 64, undefined, scratch.image);
       const hugeAfter = anonHugeKiB();
       const stats = source.stats();

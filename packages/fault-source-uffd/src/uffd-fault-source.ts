@@ -38,8 +38,9 @@ export interface UffdFaultSourceOptions {
   readonly mode?: UffdMode;
   /**
    * Bytes write-protected per `UFFDIO_WRITEPROTECT` call during `start()` (a page multiple of at least one
-   * page; default 128 MiB; a value ≥ the region size protects it in one call). Faults on protected chunks are served while later chunks are protected,
-   * so a writer never waits for the whole pass.
+   * page; default 128 MiB; a value ≥ the region size protects it in one call). On huge-page regions it
+   * is rounded up to a multiple of 2 MiB, so that no chunk edge splits a huge page. Faults on protected
+   * chunks are served while later chunks are protected, so a writer never waits for the whole pass.
    */
   readonly protectChunkBytes?: number;
   /** Copy-on-fault: pages the fault thread may hold before JS takes them (1 to 1 048 576; default 1024 = 4 MiB). */
