@@ -143,6 +143,36 @@ describe('runSaveLoop', () => {
     }
   });
 
+  it('reports the writer backlog to onBacklog before every decision, when the policy asks for it', async () => {
+    const source = new FakeSource([256], []);
+    await source.start();
+    const writer = new ImageWriter(source.regions) as ImageWriter & {
+      stats?: { bytesEncoded: number; bufferedBytes: number };
+    };
+    const stats = { bytesEncoded: 0, bufferedBytes: 0 };
+    writer.stats = stats;
+    const inner = writer.writePages.bind(writer);
+    writer.writePages = (r, p, d) => {
+      inner(r, p, d);
+      stats.bufferedBytes += d.length / 2; // a sink that has taken half of everything so far
+    };
+    const seen: Array<[number, number]> = [];
+    const base = unlimitedPolicy();
+    const limiter: LimiterPolicy = {
+      ...base,
+      onBacklog: (_now, bytes) => seen.push([bytes, -1]),
+      decide: (now, pending) => {
+        const last = seen[seen.length - 1];
+        if (last) last[1] = stats.bufferedBytes; // what the writer held when the decision was asked
+        return base.decide(now, pending);
+      },
+    };
+    await runSaveLoop({ source, limiter, writer, batchPages: 64 });
+    expect(seen.length).toBe(4);
+    for (const [reported, atDecision] of seen) expect(reported).toBe(atDecision);
+    expect(seen.map(([b]) => b)).toEqual([0, 1, 2, 3].map((k) => (k * 64 * 64) / 2));
+  });
+
   it('skips duplicate and late fault events', async () => {
     for (const cof of [false, true]) {
       const source = new FakeSource([64], writesEvery(4_000, 40, [64]), cof);

@@ -299,6 +299,9 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
     if (now - lastProgressAt >= progressIntervalNs) emitProgress(now);
 
     const scanDone = scanRegion >= regions.length;
+    // Only policies that ask for it pay for the stats snapshot; the exact backlog spares them an estimate
+    // from onScan/onSinkWrite bytes, which differ by zero pages, compression and record headers.
+    if (limiter.onBacklog) limiter.onBacklog(now, writer.stats?.bufferedBytes ?? 0);
     const decision = limiter.decide(now, 0);
     checkDecision(decision, scanDone);
     if (decision.waitNs > 0) {
