@@ -18,8 +18,9 @@ export interface LimiterContext {
  * Three measures of the same wait, from weakest to best:
  * - `sinceFetchNs`: the QEMU patch's measure, from when the save loop fetched the event to now. It misses
  *   the time the event sat in the queue.
- * - `upperBoundNs`: from the last time the save loop found the fault queue empty to now. The fault was
- *   raised after that, so this bounds the writer's wait from above.
+ * - `upperBoundNs`: from the last time the save loop found the fault queue empty to now. The event was
+ *   delivered after that, so this bounds the writer's wait from above, up to the backend's delivery
+ *   delay (the time between a write faulting and its event becoming visible, tens of microseconds).
  * - `trueNs`: from when the writer faulted to when it was released, where the backend knows it.
  */
 export interface FaultObservation {
