@@ -23,6 +23,7 @@ function fill(memory: TrackedMemory, region: number): void {
 
 function harness(mode: UffdMode, hugePages: boolean) {
   return {
+    copiesOnFault: mode === 'copy-on-fault',
     concurrentWriters: WRITERS,
     randomRuns: 4,
     async create() {
