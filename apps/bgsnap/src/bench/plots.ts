@@ -47,6 +47,24 @@ function baseSpec(title: string, subtitle: string | undefined, values: unknown[]
   };
 }
 
+/** Dash patterns by policy, so lines that coincide (identical decisions) stay distinguishable. */
+function dashScale(labels: readonly string[]): Record<string, unknown> {
+  return {
+    name: 'dash',
+    type: 'ordinal',
+    domain: labels,
+    range: [
+      [1, 0],
+      [6, 3],
+      [2, 2],
+      [8, 3, 2, 3],
+      [4, 4],
+      [10, 4],
+      [1, 3],
+    ],
+  };
+}
+
 function lineMarks(x: string, y: string, interpolate: string): unknown[] {
   return [
     {
@@ -61,6 +79,7 @@ function lineMarks(x: string, y: string, interpolate: string): unknown[] {
               x: { scale: 'x', field: x },
               y: { scale: 'y', field: y },
               stroke: { scale: 'color', field: 'label' },
+              strokeDash: { scale: 'dash', field: 'label' },
               strokeWidth: { value: 1.8 },
               interpolate: { value: interpolate },
             },
@@ -89,6 +108,7 @@ export function cdfSpec(
       { name: 'x', type: 'log', domain: { data: 'points', field: 'us' }, range: 'width', nice: true },
       { name: 'y', type: 'linear', domain: [0, 1], range: 'height' },
       { name: 'color', type: 'ordinal', domain: lines.map((l) => l.label), range: 'category' },
+      dashScale(lines.map((l) => l.label)),
     ],
     axes: [
       {
@@ -100,7 +120,7 @@ export function cdfSpec(
       },
       { orient: 'left', scale: 'y', title: 'fraction of write faults ≤ x', format: '.0%' },
     ],
-    legends: [{ stroke: 'color', title: 'policy', symbolType: 'stroke' }],
+    legends: [{ stroke: 'color', strokeDash: 'dash', title: 'policy', symbolType: 'stroke' }],
     marks: [
       {
         type: 'rule',
@@ -162,13 +182,14 @@ export function throughputSpec(
         nice: true,
       },
       { name: 'color', type: 'ordinal', domain: lines.map((l) => l.label), range: 'category' },
+      dashScale(lines.map((l) => l.label)),
     ],
     axes: [
       { orient: 'bottom', scale: 'x', title: 'time since the save loop started (s)' },
       { orient: 'left', scale: 'y', title: 'saved memory per interval (MiB/s)' },
     ],
-    legends: [{ stroke: 'color', title: 'policy', symbolType: 'stroke' }],
-    marks: lineMarks('t', 'mib', 'step-before'),
+    legends: [{ stroke: 'color', strokeDash: 'dash', title: 'policy', symbolType: 'stroke' }],
+    marks: lineMarks('t', 'mib', 'linear'),
   };
 }
 

@@ -82,3 +82,26 @@ describe('bench matrix on the simulator (tiny)', () => {
     }
   }, 30_000);
 });
+
+describe('downsampleThroughput', () => {
+  it('keeps the bytes represented while merging into at most n samples', async () => {
+    const { downsampleThroughput } = await import('./series.js');
+    const samples = Array.from({ length: 1000 }, (_, i) => ({
+      tNs: (i + 1) * 1e6 + (i % 3) * 1e5,
+      bytesPerSec: (i % 7) * 1e8,
+    }));
+    const bytes = (s: { tNs: number; bytesPerSec: number }[]) => {
+      let prev = 0;
+      let total = 0;
+      for (const x of s) {
+        total += (x.bytesPerSec * (x.tNs - prev)) / 1e9;
+        prev = x.tNs;
+      }
+      return total;
+    };
+    const out = downsampleThroughput(samples, 100);
+    expect(out.length).toBeLessThanOrEqual(100);
+    expect(out.at(-1)!.tNs).toBe(samples.at(-1)!.tNs);
+    expect(bytes(out)).toBeCloseTo(bytes(samples), 3);
+  });
+});

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fmtSize } from './format.js';
@@ -7,6 +7,7 @@ import type { BenchPolicy } from './policies.js';
 import type { BenchResult, BenchRow, BenchSeries } from './row.js';
 import { runNativeCase } from './run-native.js';
 import { runSimCase } from './run-sim.js';
+import { downsampleThroughput } from './series.js';
 import { profileLabel, type StallProfile } from './stall-profile.js';
 import { resultsMarkdown } from './table.js';
 import { runTargets, type TargetsResult, targetsMarkdown } from './targets.js';
@@ -183,6 +184,32 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
   return output;
 }
 
+/**
+ * Redraws the tables and plots of an earlier run from its `results.json` (no measuring) into `outDir`.
+ * @returns The files written.
+ */
+export async function replotBench(resultsJson: string, outDir: string): Promise<string[]> {
+  const data = JSON.parse(readFileSync(resultsJson, 'utf8')) as BenchOutput;
+  const pair = (rows: readonly BenchRow[], series: readonly BenchSeries[]): BenchResult[] =>
+    rows.map((row) => ({
+      row,
+      series: series.find((s) => s.id === row.id) ?? { id: row.id, cdf: [], throughput: [] },
+    }));
+  mkdirSync(join(outDir, 'plots'), { recursive: true });
+  const files: string[] = [];
+  if (data.rows.length > 0) {
+    writeFileSync(join(outDir, 'results.md'), resultsMarkdown(data.rows));
+    files.push(join(outDir, 'results.md'));
+    files.push(...(await writePlots(join(outDir, 'plots'), pair(data.rows, data.series))));
+  }
+  if (data.targets) {
+    writeFileSync(join(outDir, 'targets.md'), targetsMarkdown(data.targets));
+    files.push(join(outDir, 'targets.md'));
+    files.push(...(await writePlots(join(outDir, 'plots'), data.targets.results, 'targets-')));
+  }
+  return files;
+}
+
 /** Groups results by backend/mode/profile and draws one CDF and one throughput plot per group. */
 export async function writePlots(
   dir: string,
@@ -218,7 +245,10 @@ export async function writePlots(
         )),
       );
     }
-    const tLines = list.map((r) => ({ label: r.row.policy, samples: r.series.throughput }));
+    const tLines = list.map((r) => ({
+      label: r.row.policy,
+      samples: downsampleThroughput(r.series.throughput, 100),
+    }));
     files.push(
       ...(await writePlot(
         dir,

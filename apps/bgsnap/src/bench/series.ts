@@ -75,3 +75,26 @@ export class ThroughputRecorder {
     return out;
   }
 }
+
+/**
+ * Merges throughput samples into at most `n` time-weighted averages (each output covers consecutive
+ * input intervals), so a plot of a long run stays readable; the bytes represented are unchanged.
+ */
+export function downsampleThroughput(samples: readonly ThroughputSample[], n: number): ThroughputSample[] {
+  if (samples.length <= n) return [...samples];
+  const per = Math.ceil(samples.length / n);
+  const out: ThroughputSample[] = [];
+  let prevT = 0;
+  for (let i = 0; i < samples.length; i += per) {
+    const group = samples.slice(i, i + per);
+    const start = prevT;
+    let bytes = 0;
+    for (const s of group) {
+      bytes += (s.bytesPerSec * (s.tNs - prevT)) / 1e9;
+      prevT = s.tNs;
+    }
+    const span = prevT - start;
+    out.push({ tNs: prevT, bytesPerSec: span > 0 ? (bytes * 1e9) / span : 0 });
+  }
+  return out;
+}

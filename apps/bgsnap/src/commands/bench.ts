@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { fmtSize } from '../bench/format.js';
 import { BENCH_POLICIES, parsePolicies } from '../bench/policies.js';
-import { type BenchOptions, type BenchOutput, runBench } from '../bench/run-bench.js';
+import { type BenchOptions, type BenchOutput, replotBench, runBench } from '../bench/run-bench.js';
 import { DEFAULT_PROFILES, parseStallProfile } from '../bench/stall-profile.js';
 import { resultsMarkdown } from '../bench/table.js';
 import { targetsMarkdown } from '../bench/targets.js';
@@ -31,6 +31,7 @@ interface RawBenchOptions {
   floorSource?: string;
   plots: boolean;
   batchPages?: string;
+  from?: string;
   out: string;
   json?: boolean;
 }
@@ -47,7 +48,9 @@ function parseList<T extends string>(option: string, text: string, choices: read
 }
 
 /** Validates every option of `bgsnap bench` (nothing is written yet). */
-export function parseBenchOptions(raw: RawBenchOptions): Omit<BenchOptions, 'log'> & { json: boolean } {
+export function parseBenchOptions(
+  raw: RawBenchOptions,
+): Omit<BenchOptions, 'log'> & { json: boolean; from: string | undefined } {
   const floorSource = raw.floorSource === undefined ? undefined : resolve(raw.floorSource);
   if (floorSource !== undefined && !(existsSync(floorSource) && statSync(floorSource).isFile())) {
     throw new BadInputError('--floor-source', `${floorSource} is not a file`);
@@ -79,7 +82,15 @@ export function parseBenchOptions(raw: RawBenchOptions): Omit<BenchOptions, 'log
     batchPages:
       raw.batchPages === undefined ? undefined : parseInteger('--batch-pages', raw.batchPages, 1, 65536),
     json: raw.json === true,
+    from: raw.from === undefined ? undefined : checkJsonInput(raw.from),
   };
+}
+
+function checkJsonInput(path: string): string {
+  const full = resolve(path);
+  if (!(existsSync(full) && statSync(full).isFile()))
+    throw new BadInputError('--from', `${full} is not a file`);
+  return full;
 }
 
 /** Creates the output folder (and checks it accepts files); BadInputError when it cannot. */
@@ -98,12 +109,19 @@ function prepareOutDir(dir: string): void {
     }
   }
   checkOutputPath('--out', join(dir, 'results.json'));
-  void dirname;
 }
 
 /** `bgsnap bench`: every policy × sink stall profile on both backends, tables and plots; optionally the targets. */
 export async function runBenchCommand(options: ReturnType<typeof parseBenchOptions>): Promise<number> {
-  const { json, ...bench } = options;
+  const { json, from, ...bench } = options;
+  if (from !== undefined) {
+    prepareOutDir(bench.outDir);
+    const files = await replotBench(from, bench.outDir);
+    process.stdout.write(
+      `redrew ${files.length} files from ${from}:\n${files.map((f) => `  ${f}`).join('\n')}\n`,
+    );
+    return EXIT.ok;
+  }
   const wantsNative = bench.backends.includes('native') || bench.targets;
   if (wantsNative) {
     const uffd = await import('@bgsnap/fault-source-uffd').catch((e: unknown) => e as Error);
@@ -165,7 +183,11 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
     .option('--writers <n>', 'writer threads / simulated CPUs (1..16)', '2')
     .option('--rate <n>', 'stores per second per writer, e.g. 20k (0 = unpaced)', '20k')
     .option('--seed <n>', 'seed of contents, writers and simulation', '1')
-    .option('--native-sink <kind>', 'real sink under the stall schedule: file | discard', 'file')
+    .option(
+      '--native-sink <kind>',
+      'real sink under the stall schedule in the matrix: discard | file (the targets use file)',
+      'discard',
+    )
     .option('--no-quiesce', 'do not park native writers around write-protection')
     .option('--targets', 'also measure the app-level targets (a)-(d) in this run (native)')
     .option('--no-matrix', 'skip the policy × profile matrix (with --targets)')
@@ -178,6 +200,10 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
     )
     .option('--batch-pages <n>', "pages per linear-scan step, 1..65536 (default: the save loop's default)")
     .option('--no-plots', 'skip the SVG/PNG plots')
+    .option(
+      '--from <results.json>',
+      "redraw the tables and plots of an earlier run's results.json into --out (no measuring)",
+    )
     .option('--out <dir>', 'output folder', 'bench-results')
     .option('--json', 'print the results (without plot series) as JSON on stdout')
     .addHelpText(
