@@ -6,7 +6,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TrackedMemory, type TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
-import { createLatencyHistogram, encodeHistogram, recordLatency } from '../save-loop/latency-histogram.js';
 import { BENCH_CTRL, type BenchWriterData, type BenchWriterResult, FAULT_MIN_NS } from './writer-protocol.js';
 
 const data = workerData as BenchWriterData;
@@ -22,7 +21,7 @@ const wordsPerPage = data.pageSize / 4;
 const pageCount = data.pageCount;
 /** Epoch in which each page was last first-written: no reset needed when a new recording starts. */
 const seen = new Uint32Array(pageCount);
-const faults = createLatencyHistogram();
+const slow: number[] = [];
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 let x = (data.seed * 2654435761 + data.index * 7919 + 1) >>> 0 || 1;
@@ -41,8 +40,7 @@ const result: BenchWriterResult = {
   writes: 0,
   recordedWrites: 0,
   firstWrites: 0,
-  faults: 0,
-  faultHistogram: '',
+  slowFirstWrites: new Float64Array(0),
   maxWriteNs: 0,
   maxWriteAtMs: 0,
   over1ms: 0,
@@ -93,13 +91,10 @@ for (;;) {
   if (seen[page] !== epoch) {
     seen[page] = epoch;
     result.firstWrites++;
-    if (ns >= FAULT_MIN_NS) {
-      result.faults++;
-      recordLatency(faults, ns);
-    }
+    if (ns >= FAULT_MIN_NS) slow.push(page, ns);
   }
 }
 
-result.faultHistogram = encodeHistogram(faults);
+result.slowFirstWrites = Float64Array.from(slow);
 memory.release();
-parentPort!.postMessage(result);
+parentPort!.postMessage(result, [result.slowFirstWrites.buffer as ArrayBuffer]);

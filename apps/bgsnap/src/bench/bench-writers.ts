@@ -3,8 +3,8 @@ import { Worker } from 'node:worker_threads';
 import type { TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
 import {
   createLatencyHistogram,
-  decodeHistogram,
   type LatencyHistogram,
+  recordLatency,
 } from '../save-loop/latency-histogram.js';
 import { BENCH_CTRL, type BenchWriterData, type BenchWriterResult } from './writer-protocol.js';
 
@@ -19,10 +19,12 @@ export interface BenchWritersResult {
   writes: number;
   recordedWrites: number;
   firstWrites: number;
-  /** Writes classified as write faults (see `FAULT_MIN_NS`). */
+  /** Writes classified as write faults: slow first writes to pages that a fault event named. */
   faults: number;
   /** Their latencies as the writers measured them. */
   faultLatency: LatencyHistogram;
+  /** Slow first writes to pages no fault event named (kernel minor faults, descheduling). */
+  otherSlowFirstWrites: number;
   /** Longest single write while recording, ns, and when it began (ms since the epoch). */
   maxWriteNs: number;
   maxWriteAtMs: number;
@@ -127,7 +129,7 @@ export class BenchWriters {
   }
 
   /** Stops the writers and merges their results. */
-  async stop(): Promise<BenchWritersResult> {
+  async stop(faulted?: Uint8Array): Promise<BenchWritersResult> {
     Atomics.store(this.ctrl, BENCH_CTRL.command, 2);
     Atomics.notify(this.ctrl, BENCH_CTRL.command);
     const results = await Promise.all(this.results);
@@ -138,6 +140,7 @@ export class BenchWriters {
       firstWrites: 0,
       faults: 0,
       faultLatency: createLatencyHistogram(),
+      otherSlowFirstWrites: 0,
       maxWriteNs: 0,
       maxWriteAtMs: 0,
       over1ms: 0,
@@ -147,8 +150,13 @@ export class BenchWriters {
       total.writes += r.writes;
       total.recordedWrites += r.recordedWrites;
       total.firstWrites += r.firstWrites;
-      total.faults += r.faults;
-      total.faultLatency.add(decodeHistogram(r.faultHistogram));
+      const slow = r.slowFirstWrites;
+      for (let i = 0; i < slow.length; i += 2) {
+        if (faulted === undefined || faulted[slow[i]!] === 1) {
+          total.faults++;
+          recordLatency(total.faultLatency, slow[i + 1]!);
+        } else total.otherSlowFirstWrites++;
+      }
       if (r.maxWriteNs > total.maxWriteNs) {
         total.maxWriteNs = r.maxWriteNs;
         total.maxWriteAtMs = r.maxWriteAtMs;

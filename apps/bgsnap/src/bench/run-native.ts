@@ -7,6 +7,7 @@ import { snapshot } from '../snapshot.js';
 import { fillMemory } from '../workload/fill.js';
 import { BenchWriters, type BenchWritersResult } from './bench-writers.js';
 import type { BenchPolicy } from './policies.js';
+import { recordingFaultSource } from './recording-source.js';
 import { type BenchResult, toRow } from './row.js';
 import { cdfPoints, ThroughputRecorder } from './series.js';
 import { profileKey, profileLabel, type StallProfile } from './stall-profile.js';
@@ -59,10 +60,11 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
       await writers.running();
       await new Promise((r) => setTimeout(r, 50));
     }
-    const source: UffdFaultSource = new uffd.UffdFaultSource({
+    const uffdSource: UffdFaultSource = new uffd.UffdFaultSource({
       regions: [{ name: 'memory', memory }],
       mode: c.mode,
     });
+    const source = recordingFaultSource(uffdSource);
     const inner = c.sink === 'file' ? fileSink(path) : discardSink();
     const sink = stallingSink(inner, c.profile);
     const throughput = new ThroughputRecorder();
@@ -113,10 +115,10 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
     phase = 'done';
     process.off('beforeExit', debugLine);
     w?.record(false);
-    const stats = source.stats();
+    const stats = uffdSource.stats();
     let result: BenchWritersResult | undefined;
     if (w) {
-      result = await w.stop();
+      result = await w.stop(source.faulted[0]);
       writers = undefined;
     }
     const writerLatency = result?.faultLatency ?? createLatencyHistogram();
@@ -137,6 +139,7 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
       quiescePauseNs,
       extra: {
         writerFaults: result?.faults ?? 0,
+        writerOtherSlowFirstWrites: result?.otherSlowFirstWrites ?? 0,
         writerFirstWrites: result?.firstWrites ?? 0,
         writerRecordedWrites: result?.recordedWrites ?? 0,
         writesOver1ms: result?.over1ms ?? 0,
