@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
 import {
@@ -37,12 +36,19 @@ export class WriterPool {
   private readonly ctrl: Int32Array;
   private readonly workers: Worker[];
   private readonly results: Promise<WriterResult>[];
+  /**
+   * One promise per writer that settles when it has exited. Made when the worker is created: a writer
+   * exits right after posting its result, so a listener attached later can miss the event, and a
+   * promise nobody will ever settle lets the event loop drain mid-await (Node then exits with 13).
+   */
+  private readonly exited: Promise<void>[];
 
   private constructor(options: WriterPoolOptions) {
     const control = new SharedArrayBuffer(4 * (CTRL.counts + options.writers));
     this.ctrl = new Int32Array(control);
     this.workers = [];
     this.results = [];
+    this.exited = [];
     for (let index = 0; index < options.writers; index++) {
       const workerData: WriterWorkerData = {
         index,
@@ -56,6 +62,7 @@ export class WriterPool {
       };
       const worker = new Worker(WRITER_URL, { workerData });
       this.workers.push(worker);
+      this.exited.push(new Promise<void>((resolve) => worker.once('exit', () => resolve())));
       this.results.push(
         new Promise<WriterResult>((resolve, reject) => {
           worker.once('message', resolve);
@@ -111,7 +118,7 @@ export class WriterPool {
     Atomics.store(this.ctrl, CTRL.command, 2);
     Atomics.notify(this.ctrl, CTRL.command);
     const results = await Promise.all(this.results);
-    await Promise.all(this.workers.map((w) => once(w, 'exit').catch(() => {})));
+    await Promise.all(this.exited);
     const latency = createLatencyHistogram();
     let writes = 0;
     for (const r of results) {
