@@ -1,7 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import {
   fromNativeError,
   UffdError,
@@ -31,6 +42,31 @@ afterEach(() => {
 
 function open(memory = TrackedMemory.allocate(8 * 4096)) {
   return createUffdFaultSource({ regions: [{ name: 'r', memory }] });
+}
+
+/**
+ * Copies what the unprivileged child needs (this package's dist and addon, and @bgsnap/fault-source)
+ * into a fresh world-readable folder. The checkout itself may sit in a folder `nobody` cannot
+ * traverse (a mktemp clone is 0700), which would fail the child for reasons unrelated to userfaultfd.
+ */
+function unprivilegedCopy(): string {
+  const pkg = fileURLToPath(new URL('..', import.meta.url));
+  const root = mkdtempSync(join(tmpdir(), 'bgsnap-unpriv-'));
+  const here = join(root, 'pkg');
+  cpSync(join(pkg, 'dist'), join(here, 'dist'), { recursive: true });
+  cpSync(join(pkg, 'build', 'Release'), join(here, 'build', 'Release'), { recursive: true });
+  cpSync(join(pkg, 'package.json'), join(here, 'package.json'));
+  mkdirSync(join(here, 'src', 'test-support'), { recursive: true });
+  cpSync(
+    join(pkg, 'src', 'test-support', 'unprivileged-child.mjs'),
+    join(here, 'src', 'test-support', 'child.mjs'),
+  );
+  const dep = realpathSync(join(pkg, 'node_modules', '@bgsnap', 'fault-source'));
+  const depCopy = join(here, 'node_modules', '@bgsnap', 'fault-source');
+  cpSync(join(dep, 'dist'), join(depCopy, 'dist'), { recursive: true });
+  cpSync(join(dep, 'package.json'), join(depCopy, 'package.json'));
+  chmodSync(root, 0o755); // mkdtemp makes it 0700; everything copied inside keeps its 0755/0644 modes
+  return join(here, 'src', 'test-support', 'child.mjs');
 }
 
 describe('errors name the cause and the remedy', () => {
@@ -156,7 +192,8 @@ describe('errors name the cause and the remedy', () => {
   it.runIf(process.getuid?.() === 0)(
     'a real unprivileged process (uid nobody, vm.unprivileged_userfaultfd=0) falls back to UFFD_USER_MODE_ONLY',
     () => {
-      const child = fileURLToPath(new URL('./test-support/unprivileged-child.mjs', import.meta.url));
+      const child = unprivilegedCopy();
+      onTestFinished(() => rmSync(join(child, '..', '..', '..', '..'), { recursive: true, force: true }));
       const r = spawnSync(process.execPath, [child], {
         uid: 65534,
         gid: 65534,
