@@ -255,28 +255,25 @@ const rules: readonly Rule[] = [
     id: 'write-blocks-until-release',
     appliesTo: 'plain',
     title: 'plain: a write to a protected page faults, names that page, and blocks until release()',
-    run: async (h) => {
-      let skipped = false;
-      await withSession(h, async (s) => {
-        if (s.copiesOnFault) {
-          skipped = true;
-          return;
-        }
-        await s.start();
-        const r = s.source.regions.length - 1;
-        const p = s.mid(r);
-        const w = s.write(r, p);
-        const e = await s.expectFault(r, p);
-        check(e.contents === undefined, 'a plain backend delivered contents');
-        check(!w.done, `the write to region ${r} page ${p} completed before its page was released`);
-        await s.eventsFor(r, p); // give a broken backend time to let the writer through
-        check(!w.done, `the write to region ${r} page ${p} completed while its page was still protected`);
-        s.checkContents(r, p, s.source.read(r, p, 1).subarray(0, s.source.regions[r]!.pageSize), 'read()');
-        s.source.release(r, p, 1);
-        await s.completes(w, 'after release()');
-      });
-      return skipped ? 'skipped' : undefined;
-    },
+    run: (h) =>
+      withSession(
+        h,
+        async (s) => {
+          await s.start();
+          const r = s.source.regions.length - 1;
+          const p = s.mid(r);
+          const w = s.write(r, p);
+          const e = await s.expectFault(r, p);
+          check(e.contents === undefined, 'a plain backend delivered contents');
+          check(!w.done, `the write to region ${r} page ${p} completed before its page was released`);
+          await s.eventsFor(r, p); // give a broken backend time to let the writer through
+          check(!w.done, `the write to region ${r} page ${p} completed while its page was still protected`);
+          s.checkContents(r, p, s.source.read(r, p, 1).subarray(0, s.source.regions[r]!.pageSize), 'read()');
+          s.source.release(r, p, 1);
+          await s.completes(w, 'after release()');
+        },
+        'plain',
+      ),
   },
   {
     id: 'released-never-faults',
@@ -530,121 +527,109 @@ const rules: readonly Rule[] = [
     id: 'plain-claim-all',
     appliesTo: 'plain',
     title: 'plain: claim() claims every requested page',
-    run: async (h) => {
-      let skipped = false;
-      await withSession(h, async (s) => {
-        if (s.copiesOnFault) {
-          skipped = true;
-          return;
-        }
-        await s.start();
-        const r = 0;
-        const p = s.mid(r);
-        const w = s.write(r, p);
-        await s.expectFault(r, p);
-        const pc = s.source.regions[r]!.pageCount;
-        const n = s.source.claim(r, 0, pc);
-        check(n === pc, `claim(${r}, 0, ${pc}) returned ${n} on a plain backend`);
-        s.source.release(r, 0, pc);
-        await s.completes(w, 'after release()');
-      });
-      return skipped ? 'skipped' : undefined;
-    },
+    run: (h) =>
+      withSession(
+        h,
+        async (s) => {
+          await s.start();
+          const r = 0;
+          const p = s.mid(r);
+          const w = s.write(r, p);
+          await s.expectFault(r, p);
+          const pc = s.source.regions[r]!.pageCount;
+          const n = s.source.claim(r, 0, pc);
+          check(n === pc, `claim(${r}, 0, ${pc}) returned ${n} on a plain backend`);
+          s.source.release(r, 0, pc);
+          await s.completes(w, 'after release()');
+        },
+        'plain',
+      ),
   },
   {
     id: 'cof-contents',
     appliesTo: 'copy-on-fault',
     title: 'copy-on-fault: events carry the contents at start, the writer is released without release()',
-    run: async (h) => {
-      let skipped = false;
-      await withSession(h, async (s) => {
-        if (!s.copiesOnFault) {
-          skipped = true;
-          return;
-        }
-        await s.start();
-        const r = s.source.regions.length - 1;
-        const p = s.mid(r);
-        const w = s.write(r, p);
-        const e = await s.expectFault(r, p);
-        check(e.contents !== undefined, `the event for unclaimed page ${r}:${p} carries no contents`);
-        s.checkContents(r, p, e.contents, 'the event contents');
-        await s.completes(w, 'released by the copy-on-fault backend');
-        const again = s.write(r, p);
-        await s.completes(again, 'to a page saved by copy-on-fault');
-        const late = await s.eventsFor(r, p);
-        check(
-          late.every((x) => !x.contents),
-          `page ${r}:${p} was delivered with contents twice`,
-        );
-      });
-      return skipped ? 'skipped' : undefined;
-    },
+    run: (h) =>
+      withSession(
+        h,
+        async (s) => {
+          await s.start();
+          const r = s.source.regions.length - 1;
+          const p = s.mid(r);
+          const w = s.write(r, p);
+          const e = await s.expectFault(r, p);
+          check(e.contents !== undefined, `the event for unclaimed page ${r}:${p} carries no contents`);
+          s.checkContents(r, p, e.contents, 'the event contents');
+          await s.completes(w, 'released by the copy-on-fault backend');
+          const again = s.write(r, p);
+          await s.completes(again, 'to a page saved by copy-on-fault');
+          const late = await s.eventsFor(r, p);
+          check(
+            late.every((x) => !x.contents),
+            `page ${r}:${p} was delivered with contents twice`,
+          );
+        },
+        'copy-on-fault',
+      ),
   },
   {
     id: 'cof-claimed-not-delivered',
     appliesTo: 'copy-on-fault',
     title: 'copy-on-fault: a claimed page is never delivered with contents; its writer waits for release()',
-    run: async (h) => {
-      let skipped = false;
-      await withSession(h, async (s) => {
-        if (!s.copiesOnFault) {
-          skipped = true;
-          return;
-        }
-        await s.start();
-        const r = 0;
-        const p = s.mid(r);
-        const size = s.source.regions[r]!.pageSize;
-        check(s.source.claim(r, p, 2) === 2, `claim(${r}, ${p}, 2) on untouched pages fell short`);
-        const w = s.write(r, p);
-        const hits = await s.eventsFor(r, p);
-        check(
-          hits.every((e) => !e.contents),
-          `claimed page ${r}:${p} was delivered with contents`,
-        );
-        check(!w.done, `a write to claimed page ${r}:${p} completed before release()`);
-        const bytes = s.source.read(r, p, 2);
-        s.checkContents(r, p, bytes.subarray(0, size), 'read() of a claimed page');
-        s.checkContents(r, p + 1, bytes.subarray(size, 2 * size), 'read() of a claimed page');
-        s.source.release(r, p, 2);
-        await s.completes(w, 'after the scan released it');
-        const late = await s.eventsFor(r, p);
-        check(
-          late.every((e) => !e.contents),
-          `claimed page ${r}:${p} was delivered with contents after release`,
-        );
-      });
-      return skipped ? 'skipped' : undefined;
-    },
+    run: (h) =>
+      withSession(
+        h,
+        async (s) => {
+          await s.start();
+          const r = 0;
+          const p = s.mid(r);
+          const size = s.source.regions[r]!.pageSize;
+          check(s.source.claim(r, p, 2) === 2, `claim(${r}, ${p}, 2) on untouched pages fell short`);
+          const w = s.write(r, p);
+          const hits = await s.eventsFor(r, p);
+          check(
+            hits.every((e) => !e.contents),
+            `claimed page ${r}:${p} was delivered with contents`,
+          );
+          check(!w.done, `a write to claimed page ${r}:${p} completed before release()`);
+          const bytes = s.source.read(r, p, 2);
+          s.checkContents(r, p, bytes.subarray(0, size), 'read() of a claimed page');
+          s.checkContents(r, p + 1, bytes.subarray(size, 2 * size), 'read() of a claimed page');
+          s.source.release(r, p, 2);
+          await s.completes(w, 'after the scan released it');
+          const late = await s.eventsFor(r, p);
+          check(
+            late.every((e) => !e.contents),
+            `claimed page ${r}:${p} was delivered with contents after release`,
+          );
+        },
+        'copy-on-fault',
+      ),
   },
   {
     id: 'cof-claim-stops',
     appliesTo: 'copy-on-fault',
     title: 'copy-on-fault: claim() returns 0 for a fault-owned page and stops before it',
-    run: async (h) => {
-      let skipped = false;
-      await withSession(h, async (s) => {
-        if (!s.copiesOnFault) {
-          skipped = true;
-          return;
-        }
-        await s.start();
-        const r = 0;
-        const p = s.mid(r);
-        const w = s.write(r, p);
-        const e = await s.expectFault(r, p);
-        check(e.contents !== undefined, `the event for unclaimed page ${r}:${p} carries no contents`);
-        await s.completes(w, 'released by the copy-on-fault backend');
-        const zero = s.source.claim(r, p, 1);
-        check(zero === 0, `claim(${r}, ${p}, 1) returned ${zero} for a page the fault path already saved`);
-        const n = s.source.claim(r, p - 2, 4);
-        check(n === 2, `claim(${r}, ${p - 2}, 4) returned ${n}; it must stop at fault-owned page ${p}`);
-        s.source.read(r, p - 2, 2);
-        s.source.release(r, p - 2, 2);
-      });
-      return skipped ? 'skipped' : undefined;
-    },
+    run: (h) =>
+      withSession(
+        h,
+        async (s) => {
+          await s.start();
+          const r = 0;
+          const p = s.mid(r);
+          const w = s.write(r, p);
+          const e = await s.expectFault(r, p);
+          check(e.contents !== undefined, `the event for unclaimed page ${r}:${p} carries no contents`);
+          await s.completes(w, 'released by the copy-on-fault backend');
+          const zero = s.source.claim(r, p, 1);
+          check(zero === 0, `claim(${r}, ${p}, 1) returned ${zero} for a page the fault path already saved`);
+          const n = s.source.claim(r, p - 2, 4);
+          check(n === 2, `claim(${r}, ${p - 2}, 4) returned ${n}; it must stop at fault-owned page ${p}`);
+          s.source.read(r, p - 2, 2);
+          s.source.release(r, p - 2, 2);
+        },
+        'copy-on-fault',
+      ),
   },
 ];
 

@@ -200,9 +200,18 @@ export class Session {
 }
 
 /** Creates a subject, runs `body` with a session and always stops and disposes it. */
-export async function withSession(h: ResolvedHarness, body: (s: Session) => Promise<void>): Promise<void> {
+export async function withSession(
+  h: ResolvedHarness,
+  body: (s: Session) => Promise<void>,
+  appliesTo?: 'plain' | 'copy-on-fault',
+): Promise<'skipped' | undefined> {
   const subject = await within(h.create(), h.realTimeLimitMs, 'harness.create()');
   const s = new Session(subject, h);
+  // A rule about one mode is not applicable to a backend in the other: the subject is closed unused.
+  if (appliesTo !== undefined && s.copiesOnFault !== (appliesTo === 'copy-on-fault')) {
+    await s.close();
+    return 'skipped';
+  }
   let failure: unknown;
   try {
     check(s.source.state === 'ready', `a fresh source must be in state 'ready', got '${s.source.state}'`);
@@ -219,4 +228,5 @@ export async function withSession(h: ResolvedHarness, body: (s: Session) => Prom
     failure ??= e;
   }
   if (failure !== undefined) throw failure;
+  return undefined;
 }
