@@ -23,6 +23,8 @@ export interface SnapshotTuning {
   compression?: SnapshotCompression | undefined;
   /** Most pages per scan step (default 64). */
   batchPages?: number | undefined;
+  /** Plain mode: scanned pages are released in blocks of this alignment, bytes (default 2 MiB; 0 = per run; see {@link SaveLoopOptions}). */
+  releaseAlignBytes?: number | undefined;
   /** Size of sink writes in bytes (stream writer default ~1 MiB). */
   batchBytes?: number | undefined;
   /** Buffered bytes above which the loop awaits drain (stream writer default ~8 MiB). */
@@ -127,6 +129,7 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
       signal,
       onProgress: options.onProgress,
       batchPages: options.batchPages,
+      releaseAlignBytes: options.releaseAlignBytes,
       progressIntervalNs: options.progressIntervalNs,
       serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       startedAt: protectStartNs,

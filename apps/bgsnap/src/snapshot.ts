@@ -121,6 +121,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       tuning: {
         compression: options.compression,
         batchPages: options.batchPages,
+        releaseAlignBytes: options.releaseAlignBytes,
         batchBytes: options.batchBytes,
         highWaterMark: options.highWaterMark,
         progressIntervalNs: options.progressIntervalNs,
@@ -160,6 +161,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       quiesce: options.quiesce,
       compression: options.compression,
       batchPages: options.batchPages,
+      releaseAlignBytes: options.releaseAlignBytes,
       batchBytes: options.batchBytes,
       highWaterMark: options.highWaterMark,
       progressIntervalNs: options.progressIntervalNs,

@@ -54,6 +54,11 @@ export interface SnapshotReport {
     zero: number;
     /** Fault events for pages already saved (late or duplicate), skipped. */
     duplicateFaults: number;
+    /**
+     * Faults on pages the scan had saved but not yet released (released in aligned blocks): served by
+     * releasing the block at once. They are in the latency histograms, not in `faulted`.
+     */
+    faultsOnPendingRelease: number;
   };
   /** Byte counts: memory saved (`total`, `faulted`, `scanned`) and stream bytes written (`stream`). */
   bytes: { total: number; faulted: number; scanned: number; stream: number };
@@ -131,6 +136,7 @@ export function buildReport(input: ReportInput): SnapshotReport {
       scanned: loop.pagesScanned,
       zero: input.zeroPages,
       duplicateFaults: loop.duplicateFaults,
+      faultsOnPendingRelease: loop.faultsOnPendingRelease,
     },
     bytes: {
       total: loop.totalBytes,

@@ -22,10 +22,22 @@ function writesEvery(intervalNs: number, count: number, pages: number[], seed = 
   return out;
 }
 
-async function snapshotWith(source: FakeSource, limiter: LimiterPolicy, batchPages = 8) {
+async function snapshotWith(
+  source: FakeSource,
+  limiter: LimiterPolicy,
+  batchPages = 8,
+  releaseAlignBytes?: number,
+  drainEvery = 0,
+) {
   await source.start();
-  const writer = new ImageWriter(source.regions);
-  const result = await runSaveLoop({ source, limiter, writer, batchPages, startedAt: 0 });
+  // A drain takes 50 µs of the source's clock, during which writes fault and wait.
+  const writer = new ImageWriter(source.regions, drainEvery, async () =>
+    source.advance(source.clock.now() + 50_000),
+  );
+  const result = await runSaveLoop({ source, limiter, writer, batchPages, releaseAlignBytes, startedAt: 0 });
+  // Nothing saved may stay protected once the loop returns: no writer is left waiting for a release.
+  expect(source.protectedCount).toBe(0);
+  expect(source.blockedWriters).toBe(0);
   return { writer, result };
 }
 
@@ -59,7 +71,8 @@ describe('runSaveLoop', () => {
 
   it('releases a faulted page before any further scan page', async () => {
     const source = new FakeSource([200], writesEvery(7_000, 60, [200]));
-    await snapshotWith(source, unlimitedPolicy());
+    // Deferred releases are covered by the pending-release test below.
+    await snapshotWith(source, unlimitedPolicy(), 8, 0);
     const faults = source.events.filter((e) => e.kind === 'fault').length;
     expect(faults).toBeGreaterThan(5);
     for (let i = 0; i < source.events.length; i++) {
@@ -70,15 +83,61 @@ describe('runSaveLoop', () => {
     }
   });
 
-  it('releases scanned pages in contiguous ranges of at most batchPages', async () => {
+  it('releases scanned pages in contiguous ranges of at most batchPages (releaseAlignBytes 0)', async () => {
     const source = new FakeSource([1000], []);
-    await snapshotWith(source, unlimitedPolicy(), 64);
+    await snapshotWith(source, unlimitedPolicy(), 64, 0);
     expect(source.releases.length).toBe(Math.ceil(1000 / 64));
     let next = 0;
     for (const [, first, count] of source.releases) {
       expect(first).toBe(next);
       expect(count).toBeLessThanOrEqual(64);
       next = first + count;
+    }
+  });
+
+  it('releases scanned pages in whole aligned blocks, one call per block, the last one short', async () => {
+    const source = new FakeSource([1000, 300], []); // 64-byte pages: 8 KiB blocks are 128 pages
+    const { result } = await snapshotWith(source, unlimitedPolicy(), 48, 128 * 64);
+    const expected: [number, number, number][] = [];
+    for (const [r, n] of [
+      [0, 1000],
+      [1, 300],
+    ] as const) {
+      for (let p = 0; p < n; p += 128) expected.push([r, p, Math.min(128, n - p)]);
+    }
+    expect(source.releases).toEqual(expected);
+    expect(result.scanReleases).toBe(expected.length);
+  });
+
+  it('a write to a saved page whose release is pending releases it before the scan goes on', async () => {
+    // Writes land on pages the scan has just saved: behind the cursor, inside the open 128-page block.
+    const writes: FakeWrite[] = [];
+    for (let i = 0; i < 40; i++) {
+      const at = 20_000 + i * 7_000; // the unthrottled scan saves about 1 page per µs here
+      writes.push({ at, region: 0, page: at / 1000 - 4, value: i + 1 });
+    }
+    const source = new FakeSource([1000], writes); // each read() costs 1 µs of its clock
+    const { writer, result } = await snapshotWith(source, unlimitedPolicy(), 4, 128 * 64);
+    expectImageEqualsInitial(source, writer);
+    expect(result.faultsOnPendingRelease).toBeGreaterThan(0);
+    expect(source.writerWaits.length).toBe(result.faultsOnPendingRelease);
+    // A writer on a pending page waits for the loop's next fault check (after at most one run's read),
+    // as on any page; not for the scan to complete its block (~100 µs here).
+    expect(Math.max(...source.writerWaits)).toBeLessThanOrEqual(2_000);
+  });
+
+  it('rejects a negative or fractional releaseAlignBytes', async () => {
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      const source = new FakeSource([8], []);
+      await source.start();
+      await expect(
+        runSaveLoop({
+          source,
+          limiter: unlimitedPolicy(),
+          writer: new ImageWriter(source.regions),
+          releaseAlignBytes: bad,
+        }),
+      ).rejects.toThrow(/releaseAlignBytes must be an integer >= 0/);
     }
   });
 
@@ -109,7 +168,7 @@ describe('runSaveLoop', () => {
     const policy = { ...unlimitedPolicy(), onFault: (o: (typeof seen)[number]) => seen.push(o) };
     const source = new FakeSource([128], writesEvery(3_000, 50, [128]));
     const { result } = await snapshotWith(source, policy);
-    expect(seen.length).toBe(result.pagesFaulted);
+    expect(seen.length).toBe(result.pagesFaulted + result.faultsOnPendingRelease);
     for (const o of seen) {
       expect(o.trueNs).toBeDefined();
       expect(o.upperBoundNs).toBeGreaterThanOrEqual(o.sinceFetchNs);
@@ -189,9 +248,31 @@ describe('runSaveLoop', () => {
     const writer = new ImageWriter(source.regions, 32, async () =>
       source.advance(source.clock.now() + 1_000_000),
     );
-    const result = await runSaveLoop({ source, limiter: unlimitedPolicy(), writer, batchPages: 16 });
+    const result = await runSaveLoop({
+      source,
+      limiter: unlimitedPolicy(),
+      writer,
+      batchPages: 16,
+      releaseAlignBytes: 0,
+    });
     expect(writer.drains).toBe(8);
     expect(result.drainStalledNs).toBe(8_000_000);
+  });
+
+  it('finishes the open release block before draining, so backpressure never splits a block', async () => {
+    const source = new FakeSource([256], []);
+    await source.start();
+    const writer = new ImageWriter(source.regions, 32);
+    const result = await runSaveLoop({
+      source,
+      limiter: unlimitedPolicy(),
+      writer,
+      batchPages: 16,
+      releaseAlignBytes: 64 * 64,
+    });
+    expect(source.releases).toEqual([0, 64, 128, 192].map((p) => [0, p, 64]));
+    expect(result.scanReleases).toBe(4);
+    expect(writer.drains).toBe(4);
   });
 
   it('serveFaultsWhileDraining: faults are served during a slow drain instead of waiting for it', async () => {
@@ -214,6 +295,7 @@ describe('runSaveLoop', () => {
         limiter: unlimitedPolicy(),
         writer,
         serveFaultsWhileDraining: serve,
+        releaseAlignBytes: 0,
       });
       expectImageEqualsInitial(source, writer);
       expect(result.drainStalledNs).toBeGreaterThan(0);
@@ -311,10 +393,13 @@ describe('runSaveLoop', () => {
         fc.integer({ min: 1, max: 1000 }),
         fc.boolean(),
         fc.integer({ min: 1, max: 32 }),
-        async (decisions, pages, interval, seed, cof, batch) => {
+        fc.constantFrom(undefined, 0, 64, 64 * 8, 64 * 24),
+        fc.constantFrom(0, 5, 17),
+        async (decisions, pages, interval, seed, cof, batch, releaseAlign, drainEvery) => {
           const source = new FakeSource(pages, writesEvery(interval, 80, pages, seed), cof);
           source.eventDelayNs = cof ? seed * 10 : 0;
-          const { writer } = await snapshotWith(source, scriptedPolicy(decisions), batch);
+          const policy = scriptedPolicy(decisions);
+          const { writer } = await snapshotWith(source, policy, batch, releaseAlign, drainEvery);
           expectImageEqualsInitial(source, writer);
         },
       ),

@@ -6,6 +6,7 @@ import type { SaveLoopOptions, SaveLoopResult, SnapshotProgress } from './types.
 import { createUnsavedPages, type UnsavedPages } from './unsaved-pages.js';
 
 const DEFAULT_BATCH_PAGES = 64;
+const DEFAULT_RELEASE_ALIGN_BYTES = 2 * 2 ** 20;
 const DEFAULT_PROGRESS_INTERVAL_NS = 100e6;
 const DEFAULT_MISSING_PAGES_TIMEOUT_NS = 30e9;
 /** Faults taken per takeFaults() call; large enough that a burst is one native call. */
@@ -38,6 +39,10 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
   if (!Number.isInteger(batchPages) || batchPages < 1) {
     throw new RangeError(`batchPages must be an integer >= 1, got ${batchPages}`);
   }
+  const releaseAlignBytes = options.releaseAlignBytes ?? DEFAULT_RELEASE_ALIGN_BYTES;
+  if (!Number.isInteger(releaseAlignBytes) || releaseAlignBytes < 0) {
+    throw new RangeError(`releaseAlignBytes must be an integer >= 0, got ${releaseAlignBytes}`);
+  }
   const progressIntervalNs = options.progressIntervalNs ?? DEFAULT_PROGRESS_INTERVAL_NS;
   const missingPagesTimeoutNs = options.missingPagesTimeoutNs ?? DEFAULT_MISSING_PAGES_TIMEOUT_NS;
   const clock = source.clock;
@@ -45,6 +50,11 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
 
   const unsaved: UnsavedPages[] = regions.map((r) => createUnsavedPages(r.pageCount));
   const pageSizes = regions.map((r) => r.pageSize);
+  // Pages per aligned release block, per region; 1 means release every run at once.
+  const deferRelease = releaseAlignBytes > 0 && !source.capabilities.copiesOnFault;
+  const releaseAlignPages = regions.map((r) =>
+    deferRelease ? Math.max(1, Math.floor(releaseAlignBytes / r.pageSize)) : 1,
+  );
   let totalPages = 0;
   let totalBytes = 0;
   for (const r of regions) {
@@ -70,6 +80,12 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
   let bytesFaulted = 0;
   let bytesScanned = 0;
   let duplicateFaults = 0;
+  let faultsOnPendingRelease = 0;
+  let scanReleases = 0;
+  // Scanned pages saved but still protected: [pendingFirst, pendingFirst + pendingCount) of pendingRegion.
+  let pendingRegion = 0;
+  let pendingFirst = 0;
+  let pendingCount = 0;
   let claimsLost = 0;
   let throttledNs = 0;
   let drainStalledNs = 0;
@@ -111,6 +127,33 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
     limiter.onFault({ now, sinceFetchNs: fetchNs, upperBoundNs: boundNs, trueNs });
   };
 
+  /** Releases the scanned pages whose release was deferred. */
+  const flushRelease = (): void => {
+    if (pendingCount === 0) return;
+    const count = pendingCount;
+    pendingCount = 0;
+    source.release(pendingRegion, pendingFirst, count);
+    scanReleases++;
+  };
+
+  /** Releases a scanned run, or defers it until its region's aligned block is complete. */
+  const releaseScanned = (region: number, first: number, count: number): void => {
+    // The scan only skips saved pages, and the fault path released those, so a gap inside the block is
+    // bridged: releasing an already released page does nothing (FaultSource contract).
+    const sameBlock =
+      region === pendingRegion &&
+      Math.floor(first / releaseAlignPages[region]!) ===
+        Math.floor(pendingFirst / releaseAlignPages[region]!);
+    if (pendingCount > 0 && !sameBlock) flushRelease();
+    if (pendingCount === 0) {
+      pendingRegion = region;
+      pendingFirst = first;
+    }
+    pendingCount = first + count - pendingFirst;
+    const end = pendingFirst + pendingCount;
+    if (end % releaseAlignPages[region]! === 0 || end === regions[region]!.pageCount) flushRelease();
+  };
+
   /** Saves and releases the pages named by `faults` (all raised after `emptyAt`), faults before anything else. */
   const serve = (faults: readonly WriteFault[], emptyAt: number): void => {
     const n = faults.length;
@@ -119,7 +162,19 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
       const region = f.region;
       const pages = unsaved[region]!;
       if (!pages.has(f.page)) {
-        duplicateFaults++;
+        if (
+          pendingCount > 0 &&
+          region === pendingRegion &&
+          f.page >= pendingFirst &&
+          f.page < pendingFirst + pendingCount
+        ) {
+          // A writer hit a page the scan saved but kept protected: it waits for the release, not for a copy.
+          flushRelease();
+          faultsOnPendingRelease++;
+          observe(f, clock.now(), emptyAt);
+        } else {
+          duplicateFaults++;
+        }
         continue;
       }
       const pageSize = pageSizes[region]!;
@@ -179,7 +234,12 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
         scanPage = 0;
         continue;
       }
-      const run = pages.runLength(first, want);
+      let run = pages.runLength(first, want);
+      if (deferRelease) {
+        // A run never crosses a release block, so that every release covers whole blocks.
+        const align = releaseAlignPages[scanRegion]!;
+        run = Math.min(run, (Math.floor(first / align) + 1) * align - first);
+      }
       const claimed = source.claim(scanRegion, first, run);
       if (claimed === 0) {
         // Copy-on-fault: the fault path owns this page; it arrives as an event with contents.
@@ -189,7 +249,7 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
       }
       const data = source.read(scanRegion, first, claimed);
       writer.writePages(scanRegion, first, data);
-      source.release(scanRegion, first, claimed);
+      releaseScanned(scanRegion, first, claimed);
       pages.markSaved(first, claimed);
       remaining -= claimed;
       scanPage = first + claimed;
@@ -318,8 +378,9 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
       now = after;
     }
 
+    let scanned = 0;
     if (!scanDone) {
-      if (decision.scanPages > 0) scan(Math.min(Math.floor(decision.scanPages), batchPages));
+      if (decision.scanPages > 0) scanned = scan(Math.min(Math.floor(decision.scanPages), batchPages));
     } else if (now - lastSavedAt > missingPagesTimeoutNs) {
       // Copy-on-fault only: what is left belongs to the fault path, which must deliver it.
       throw new Error(
@@ -332,7 +393,12 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
       else lastEmptyAt = clock.now();
     }
 
-    if (writer.needsDrain) {
+    // While the scan is progressing, the open release block is completed before draining (the buffer
+    // overshoots by at most releaseAlignBytes): a flush now would release, and split, a partial block.
+    const finishBlockFirst = pendingCount > 0 && scanned > 0;
+    if (writer.needsDrain && !finishBlockFirst) {
+      // The drain may take long and (by default) serves no faults meanwhile: nothing saved may stay protected.
+      flushRelease();
       const t0 = clock.now();
       if (options.serveFaultsWhileDraining) await drainServingFaults();
       else await abortable(writer.drain());
@@ -341,6 +407,7 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
       await yieldToEventLoop();
     }
   }
+  flushRelease();
   const endedAt = clock.now();
   emitProgress(endedAt);
   return {
@@ -353,6 +420,8 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
     bytesFaulted,
     bytesScanned,
     duplicateFaults,
+    faultsOnPendingRelease,
+    scanReleases,
     claimsLost,
     throttledNs,
     drainStalledNs,

@@ -52,6 +52,15 @@ export interface SaveLoopOptions {
   signal?: AbortSignal | undefined;
   /** Most pages per scan step (one claim → read → write → release per contiguous run). Default 64. */
   batchPages?: number | undefined;
+  /**
+   * Plain mode: scanned pages stay protected until the scan reaches the next multiple of this many
+   * bytes of their region (or a fault or a drain needs them released), then go in one release. Default
+   * 2 MiB, the x86-64 huge page: a release that covers part of a transparent huge page splits it, and
+   * each release is an ioctl and a TLB flush, so scan runs of `batchPages` released one by one cost
+   * more than the copy. 0 releases each scan run at once. Copy-on-fault sources always release at once,
+   * because they do not report faults on claimed pages.
+   */
+  releaseAlignBytes?: number | undefined;
   /** Progress callback. */
   onProgress?: ((progress: SnapshotProgress) => void) | undefined;
   /** Minimum clock time between progress events, ns. Default 100 ms. */
@@ -105,6 +114,13 @@ export interface SaveLoopResult {
   bytesScanned: number;
   /** Fault events naming a page that was already saved (late or duplicate events), skipped. */
   duplicateFaults: number;
+  /**
+   * Faults on pages the scan had saved but not yet released (see `releaseAlignBytes`); each released
+   * the pending range at once. Counted in the latency histograms, not in `pagesFaulted`.
+   */
+  faultsOnPendingRelease: number;
+  /** Release calls for scanned pages. */
+  scanReleases: number;
   /** Copy-on-fault: scan claims that returned 0 because the fault path owned the page. */
   claimsLost: number;
   /** Time spent in limiter-requested waits (`waitForFaults(decision.waitNs)`). */

@@ -34,6 +34,16 @@ export class FakeSource implements FaultSource {
   readonly writerWaits: number[] = [];
   /** Every fault raised and every protected page released, in order, with the clock time. */
   readonly events: Array<{ kind: 'fault' | 'release'; key: string; at: number }> = [];
+  /** Writers blocked on a protected page right now. */
+  get blockedWriters(): number {
+    return this.blocked.length;
+  }
+  /** Pages still write-protected right now. */
+  get protectedCount(): number {
+    let n = 0;
+    for (const p of this.protectedPages) for (const b of p) n += b;
+    return n;
+  }
   /** Deliver every fault event twice (a late duplicate), to test that the loop skips it. */
   duplicateEvents = false;
   /** Events become visible to takeFaults() only this long after they were raised. */
