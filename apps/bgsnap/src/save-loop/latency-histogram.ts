@@ -47,14 +47,18 @@ export interface LatencySummary {
 export function summarizeLatency(histogram: LatencyHistogram): LatencySummary {
   const count = histogram.totalCount;
   if (count === 0) return { count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+  const max = histogram.maxValue;
+  // HDR reports a bucket's highest equivalent value (up to 0.1 % above what was recorded at 3
+  // significant digits); no recorded value exceeds the max, so neither may a percentile.
+  const at = (p: number): number => Math.min(histogram.getValueAtPercentile(p), max);
   return {
     count,
     mean: Math.round(histogram.mean),
-    p50: histogram.getValueAtPercentile(50),
-    p90: histogram.getValueAtPercentile(90),
-    p99: histogram.getValueAtPercentile(99),
-    p999: histogram.getValueAtPercentile(99.9),
-    max: histogram.maxValue,
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    p999: at(99.9),
+    max,
   };
 }
 
