@@ -1,6 +1,6 @@
 import { compileFloor, type FloorResult, findFloorSource, runFloor } from './floor.js';
 import { fmtNs, fmtRate, fmtSize, markdownTable } from './format.js';
-import { median, memcpyThroughput } from './memcpy.js';
+import { median, memcpyThroughput, protectedMemcpyThroughput } from './memcpy.js';
 import { BENCH_POLICIES, type BenchPolicy } from './policies.js';
 import type { BenchResult, BenchRow } from './row.js';
 import { type NativeCase, runNativeCase } from './run-native.js';
@@ -37,6 +37,8 @@ export interface Verdict {
 /** Everything {@link runTargets} measured, in one run. */
 export interface TargetsResult {
   memcpyBytesPerSec: number[];
+  /** The same copy of memory just write-protected (the platform's floor; absent in older results). */
+  protectedMemcpyBytesPerSec?: number[] | undefined;
   noWriterRuns: BenchRow[];
   /** The same with larger scan batches (512 and 4096 pages), for comparison only. */
   tunedRuns: BenchRow[];
@@ -97,6 +99,8 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   } finally {
     memory.release();
   }
+  o.log(`targets (a): the same copy right after write-protecting the memory, ${o.reps} passes`);
+  const protectedMemcpyBytesPerSec = await protectedMemcpyThroughput(uffd, o.sizeBytes, o.reps);
   const noWriterRuns: BenchRow[] = [];
   const tuned: BenchRow[] = [];
   // The verdict uses the configured batch (the save loop's default unless --batch-pages); larger,
@@ -186,9 +190,18 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     }
   }
 
-  const verdicts = judge(memcpyBytesPerSec, noWriterRuns, tuned, floor, latencyRuns, stallRuns);
+  const verdicts = judge(
+    memcpyBytesPerSec,
+    protectedMemcpyBytesPerSec,
+    noWriterRuns,
+    tuned,
+    floor,
+    latencyRuns,
+    stallRuns,
+  );
   return {
     memcpyBytesPerSec,
+    protectedMemcpyBytesPerSec,
     noWriterRuns,
     tunedRuns: tuned,
     floor,
@@ -201,6 +214,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
 
 function judge(
   memcpy: number[],
+  protectedMemcpy: number[] | undefined,
   noWriters: BenchRow[],
   tuned: BenchRow[],
   floor: TargetsResult['floor'],
@@ -221,7 +235,11 @@ function judge(
     measured:
       `${batchOf(noWriters[0]!) === 'default' ? 'default batch' : `batch ${batchOf(noWriters[0]!)} pages`}: ` +
       `${fmtRate(snap)} vs memcpy ${fmtRate(base)} = ${(snap / base).toFixed(2)}× (medians)` +
-      (others.length ? `; for comparison, ${others.join('; ')}` : ''),
+      (others.length ? `; for comparison, ${others.join('; ')}` : '') +
+      (protectedMemcpy?.length
+        ? `; platform floor, memcpy of just write-protected memory: ${fmtRate(median(protectedMemcpy))} = ` +
+          `${(median(protectedMemcpy) / base).toFixed(2)}× memcpy (snapshot = ${(snap / median(protectedMemcpy)).toFixed(2)}× that floor)`
+        : ''),
     pass: snap / base >= 0.6,
   });
   const floorP99 = floor.sleep?.p99Ns;
@@ -285,8 +303,12 @@ export function targetsMarkdown(t: TargetsResult): string {
     ),
   );
   const memcpyMed = median(t.memcpyBytesPerSec);
+  const prot = t.protectedMemcpyBytesPerSec;
   parts.push(
     `\n**(a)** memcpy passes: ${t.memcpyBytesPerSec.map(fmtRate).join(', ')} (median ${fmtRate(memcpyMed)}). ` +
+      (prot?.length
+        ? `The same copy right after write-protecting fresh memory: ${prot.map(fmtRate).join(', ')} (median ${fmtRate(median(prot))}). `
+        : '') +
       `Snapshot passes (plain, unlimited, discard sink, no writers; batch ${t.noWriterRuns[0]?.extra?.batchPages ?? 'default'}): ${t.noWriterRuns
         .map(
           (r) =>

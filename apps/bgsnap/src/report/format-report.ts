@@ -42,7 +42,9 @@ export function formatReport(report: SnapshotReport): string {
     `  duration      ${formatDuration(report.durationNs)} (protect ${formatDuration(report.protectNs)}, save ${formatDuration(report.saveNs)}, finish ${formatDuration(report.finishNs)})`,
     `  memory        ${formatSize(report.bytes.total)} in ${p.total} pages → ${formatSize(report.bytes.stream)} stream`,
     `  pages         ${p.faulted} faulted, ${p.scanned} scanned, ${p.zero} zero, ${p.duplicateFaults} duplicate fault events skipped` +
-      (p.faultsOnPendingRelease > 0 ? `, ${p.faultsOnPendingRelease} faults on saved pages awaiting release` : ''),
+      (p.faultsOnPendingRelease > 0
+        ? `, ${p.faultsOnPendingRelease} faults on saved pages awaiting release`
+        : ''),
     `  throughput    ${formatSize(report.throughputBytesPerSec)}/s`,
     `  throttled     ${formatDuration(report.throttledNs)} in limiter waits`,
     `  sink stalls   ${formatDuration(report.sinkStalledNs)} waiting for drain (sink writes pending ${formatDuration(report.sinkBlockedNs)} in total)`,
