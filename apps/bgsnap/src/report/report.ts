@@ -56,7 +56,7 @@ export interface SnapshotReport {
     duplicateFaults: number;
     /**
      * Faults on pages the scan had saved but not yet released (released in aligned blocks): served by
-     * releasing the block at once. They are in the latency histograms, not in `faulted`.
+     * releasing that page at once. They are in the latency histograms, not in `faulted`.
      */
     faultsOnPendingRelease: number;
   };

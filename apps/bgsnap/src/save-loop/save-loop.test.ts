@@ -121,6 +121,10 @@ describe('runSaveLoop', () => {
     expectImageEqualsInitial(source, writer);
     expect(result.faultsOnPendingRelease).toBeGreaterThan(0);
     expect(source.writerWaits.length).toBe(result.faultsOnPendingRelease);
+    // Each such page is released alone; the blocks are still released whole afterwards.
+    const single = source.releases.filter(([, , count]) => count === 1);
+    expect(single.length).toBe(result.faultsOnPendingRelease);
+    expect(source.releases.filter(([, , count]) => count === 128).length).toBe(7);
     // A writer on a pending page waits for the loop's next fault check (after at most one run's read),
     // as on any page; not for the scan to complete its block (~100 µs here).
     expect(Math.max(...source.writerWaits)).toBeLessThanOrEqual(2_000);

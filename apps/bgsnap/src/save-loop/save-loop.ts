@@ -168,8 +168,10 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
           f.page >= pendingFirst &&
           f.page < pendingFirst + pendingCount
         ) {
-          // A writer hit a page the scan saved but kept protected: it waits for the release, not for a copy.
-          flushRelease();
+          // A writer hit a page the scan saved but kept protected: release that page alone, so that it
+          // waits for one entry, not for the rest of the open block (about 5 µs per 4 KiB entry on the
+          // project's VMs). The block's own release covers it again, which the contract allows.
+          source.release(region, f.page, 1);
           faultsOnPendingRelease++;
           observe(f, clock.now(), emptyAt);
         } else {

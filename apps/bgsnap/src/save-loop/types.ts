@@ -116,7 +116,7 @@ export interface SaveLoopResult {
   duplicateFaults: number;
   /**
    * Faults on pages the scan had saved but not yet released (see `releaseAlignBytes`); each released
-   * the pending range at once. Counted in the latency histograms, not in `pagesFaulted`.
+   * its page at once (alone). Counted in the latency histograms, not in `pagesFaulted`.
    */
   faultsOnPendingRelease: number;
   /** Release calls for scanned pages. */
