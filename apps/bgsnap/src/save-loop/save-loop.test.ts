@@ -130,6 +130,25 @@ describe('runSaveLoop', () => {
     expect(Math.max(...source.writerWaits)).toBeLessThanOrEqual(2_000);
   });
 
+  it('backpressure still drains when faults shift the scan off block boundaries', async () => {
+    // Faults save pages ahead of the cursor, so scan steps no longer end where release blocks end.
+    const source = new FakeSource([4096], writesEvery(20_000, 100, [4096], 7));
+    await source.start();
+    const writer = new ImageWriter(source.regions, 100);
+    const result = await runSaveLoop({
+      source,
+      limiter: unlimitedPolicy(),
+      writer,
+      batchPages: 16,
+      releaseAlignBytes: 128 * 64,
+    });
+    expectImageEqualsInitial(source, writer);
+    expect(result.pagesFaulted).toBeGreaterThan(0);
+    expect(writer.drains).toBeGreaterThanOrEqual(Math.floor(4096 / (100 + 128 + 16)));
+    // The buffer overshoots its mark by at most the open block and one scan step.
+    expect(writer.maxSinceDrain).toBeLessThanOrEqual(100 + 128 + 16);
+  });
+
   it('rejects a negative or fractional releaseAlignBytes', async () => {
     for (const bad of [-1, 1.5, Number.NaN]) {
       const source = new FakeSource([8], []);

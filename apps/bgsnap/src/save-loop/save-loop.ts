@@ -258,6 +258,9 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
       want -= claimed;
       saved += claimed;
       bytes += claimed * pageSizes[scanRegion]!;
+      // Over the high-water mark with nothing left protected: stop here so the step ends in a drain.
+      // Going on would open the next block, and a drain is only taken between blocks.
+      if (writer.needsDrain && pendingCount === 0) break;
       // Faults raised meanwhile go before the next scan page, as QEMU checks before every host page.
       if (want > 0) serveAllPending();
     }

@@ -234,6 +234,9 @@ export class ImageWriter implements PageWriter {
   readonly order: string[] = [];
   needsDrain = false;
   drains = 0;
+  /** Pages written since the last completed drain, and the most it ever reached (the buffer's peak). */
+  sinceDrain = 0;
+  maxSinceDrain = 0;
 
   constructor(
     readonly regions: readonly RegionInfo[],
@@ -254,12 +257,16 @@ export class ImageWriter implements PageWriter {
       this.order.push(`${region}:${p}`);
     }
     this.images[region]!.set(data, first * ps);
-    if (this.drainEvery > 0 && this.order.length % this.drainEvery === 0) this.needsDrain = true;
+    this.sinceDrain += count;
+    this.maxSinceDrain = Math.max(this.maxSinceDrain, this.sinceDrain);
+    // Like a stream writer's high-water mark: over it once drainEvery pages are buffered.
+    if (this.drainEvery > 0 && this.sinceDrain >= this.drainEvery) this.needsDrain = true;
   }
 
   async drain(): Promise<void> {
     this.drains++;
     await this.drainImpl();
+    this.sinceDrain = 0;
     this.needsDrain = false;
   }
 }
