@@ -38,6 +38,8 @@ export interface BenchOptions {
   targetReps: number;
   floorFaults: number;
   floorSource?: string | undefined;
+  /** Target (d): the redis-server to measure BGSAVE with; undefined quotes the reference instead. */
+  redisServer?: string | undefined;
   /** The stall profile of target (c). */
   targetStall: StallProfile;
   plots: boolean;
@@ -152,6 +154,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
       reps: o.targetReps,
       floorFaults: o.floorFaults,
       floorSource: o.floorSource,
+      redisServer: o.redisServer,
       stallProfile: o.targetStall,
       batchPages: o.batchPages,
       log: o.log,

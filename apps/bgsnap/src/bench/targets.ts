@@ -2,6 +2,7 @@ import { compileFloor, type FloorResult, findFloorSource, runFloor } from './flo
 import { fmtNs, fmtRate, fmtSize, markdownTable } from './format.js';
 import { median, memcpyThroughput, protectedMemcpyThroughput } from './memcpy.js';
 import { BENCH_POLICIES, type BenchPolicy } from './policies.js';
+import { type RedisBgsaveResult, runRedisBgsave } from './redis-bgsave.js';
 import type { BenchResult, BenchRow } from './row.js';
 import { type NativeCase, runNativeCase } from './run-native.js';
 import type { StallProfile } from './stall-profile.js';
@@ -19,6 +20,8 @@ export interface TargetOptions {
   /** Faults the floor program takes per variant. */
   floorFaults: number;
   floorSource?: string | undefined;
+  /** Target (d): the redis-server to measure BGSAVE with, same size; undefined quotes the reference. */
+  redisServer?: string | undefined;
   /** The stall profile of target (c). */
   stallProfile: StallProfile;
   /** Pages per scan step; default: the save loop's own default. Target (a) also tries 512 and 4096. */
@@ -54,6 +57,8 @@ export interface TargetsResult {
   };
   latencyRuns: BenchRow[];
   stallRuns: BenchRow[];
+  /** Target (d) measured on this machine, when a redis-server was given (absent in older results). */
+  redis?: { result?: RedisBgsaveResult | undefined; error?: string | undefined } | undefined;
   verdicts: Verdict[];
   /** Plot data of the (b) and (c) runs. */
   results: BenchResult[];
@@ -71,7 +76,7 @@ function policy(name: string): BenchPolicy {
 /**
  * Measures the app-level targets side by side in one run: (a) snapshot vs memcpy of the same region,
  * (b) writer-observed fault latency vs the C floor program, and writer stalls, (c) p99 under a stalling
- * sink per policy, (d) the Redis reference (quoted).
+ * sink per policy, (d) Redis BGSAVE of the same size when a redis-server is given, else the quoted reference.
  */
 export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   const uffd = await import('@bgsnap/fault-source-uffd');
@@ -190,6 +195,22 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     }
   }
 
+  // (d) Redis BGSAVE on the same machine, same size, writes at the writers' combined rate.
+  let redis: TargetsResult['redis'];
+  if (o.redisServer) {
+    try {
+      const result = await runRedisBgsave({
+        server: o.redisServer,
+        sizeBytes: o.sizeBytes,
+        setsPerSec: Math.max(1, o.writers * o.ratePerWriter),
+        log: o.log,
+      });
+      redis = { result };
+    } catch (error) {
+      redis = { error: (error as Error).message };
+    }
+  }
+
   const verdicts = judge(
     memcpyBytesPerSec,
     protectedMemcpyBytesPerSec,
@@ -198,6 +219,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     floor,
     latencyRuns,
     stallRuns,
+    redis,
   );
   return {
     memcpyBytesPerSec,
@@ -207,6 +229,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     floor,
     latencyRuns,
     stallRuns,
+    redis,
     verdicts,
     results,
   };
@@ -220,6 +243,7 @@ function judge(
   floor: TargetsResult['floor'],
   latencyRuns: BenchRow[],
   stallRuns: BenchRow[],
+  redis?: TargetsResult['redis'],
 ): Verdict[] {
   const verdicts: Verdict[] = [];
   const snap = median(noWriters.map((r) => r.throughputBytesPerSec));
@@ -284,11 +308,23 @@ function judge(
   });
   verdicts.push({
     target: '(d) Redis BGSAVE reference',
-    goal: 'quoted for comparison',
-    measured: REDIS_REFERENCE,
+    goal: 'for comparison, same machine, same size',
+    measured: redis?.result
+      ? redisText(redis.result)
+      : `${redis?.error ? `not measured (${redis.error}); ` : 'not measured (no redis-server); '}quoted: ${REDIS_REFERENCE}`,
     pass: undefined,
   });
   return verdicts;
+}
+
+/** One line on a measured BGSAVE, in the terms bgsnap's own targets use. */
+export function redisText(r: RedisBgsaveResult): string {
+  return (
+    `measured here: redis ${r.version}, ${fmtSize(r.datasetBytes)} of values (used_memory ${fmtSize(r.usedMemoryBytes)}): ` +
+    `fork froze the server ${fmtNs(r.forkNs)}; BGSAVE took ${fmtNs(r.bgsaveNs)}; ${fmtSize(r.cowBytes)} copied on write; ` +
+    `SET p99 ${fmtNs(r.setBefore.p99)} → ${fmtNs(r.setDuring.p99)}, max during ${fmtNs(r.setDuring.max)}; ` +
+    `${Math.round(r.setsPerSecBefore)} → ${Math.round(r.setsPerSecDuring)} SET/s (one client, one command in flight)`
+  );
 }
 
 const passText = (p: boolean | undefined): string => (p === undefined ? '–' : p ? 'PASS' : 'MISS');
@@ -403,6 +439,9 @@ export function targetsMarkdown(t: TargetsResult): string {
       ]),
     ),
   );
-  parts.push(`\n**(d)** ${REDIS_REFERENCE}\n`);
+  parts.push(
+    `\n**(d)** ${t.redis?.result ? redisText(t.redis.result) : t.redis?.error ? `not measured: ${t.redis.error}` : 'not measured'}. ` +
+      `Reference (anchors.md §3): ${REDIS_REFERENCE}\n`,
+  );
   return parts.join('');
 }

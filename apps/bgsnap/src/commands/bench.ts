@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { fmtSize } from '../bench/format.js';
 import { BENCH_POLICIES, parsePolicies } from '../bench/policies.js';
+import { findRedisServer } from '../bench/redis-bgsave.js';
 import { type BenchOptions, type BenchOutput, replotBench, runBench } from '../bench/run-bench.js';
 import { DEFAULT_PROFILES, parseStallProfile } from '../bench/stall-profile.js';
 import { resultsMarkdown } from '../bench/table.js';
@@ -29,6 +30,7 @@ interface RawBenchOptions {
   targetStall: string;
   floorFaults: string;
   floorSource?: string;
+  redis: string;
   plots: boolean;
   batchPages?: string;
   from?: string;
@@ -55,6 +57,7 @@ export function parseBenchOptions(
   if (floorSource !== undefined && !(existsSync(floorSource) && statSync(floorSource).isFile())) {
     throw new BadInputError('--floor-source', `${floorSource} is not a file`);
   }
+  const redisServer = parseRedis(raw.redis);
   const targetStall = parseStallProfile(raw.targetStall, '--target-stall');
   const targets = raw.targets === true;
   const backends = raw.matrix ? parseList('--backends', raw.backends, ['sim', 'native'] as const) : [];
@@ -77,6 +80,7 @@ export function parseBenchOptions(
     targetReps: parseInteger('--target-reps', raw.targetReps, 1, 20),
     floorFaults: parseInteger('--floor-faults', raw.floorFaults, 100, 10_000_000),
     floorSource,
+    redisServer,
     targetStall,
     plots: raw.plots,
     batchPages:
@@ -84,6 +88,23 @@ export function parseBenchOptions(
     json: raw.json === true,
     from: raw.from === undefined ? undefined : checkJsonInput(raw.from),
   };
+}
+
+/** `--redis auto|none|<path>`: the redis-server for target (d), or undefined to quote the reference. */
+function parseRedis(text: string): string | undefined {
+  if (text === 'none') return undefined;
+  if (text === 'auto') return findRedisServer();
+  const full = resolve(text);
+  try {
+    accessSync(full, constants.X_OK);
+  } catch {
+    throw new BadInputError(
+      '--redis',
+      `${full} is not an executable (give auto, none or the path of redis-server)`,
+    );
+  }
+  if (!statSync(full).isFile()) throw new BadInputError('--redis', `${full} is not a file`);
+  return full;
 }
 
 function checkJsonInput(path: string): string {
@@ -197,6 +218,11 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
     .option(
       '--floor-source <path>',
       'uffd-floor.c to compile (default: the native package bench/, else ../shared/tools/)',
+    )
+    .option(
+      '--redis <auto|none|path>',
+      'target (d): measure Redis BGSAVE of the same size with this redis-server (auto: the one on PATH; none: quote the reference)',
+      'auto',
     )
     .option('--batch-pages <n>', "pages per linear-scan step, 1..65536 (default: the save loop's default)")
     .option('--no-plots', 'skip the SVG/PNG plots')
