@@ -18,6 +18,7 @@ export function fmtRate(bytesPerSec: number): string {
 export function fmtSize(bytes: number): string {
   if (bytes >= 2 ** 30) return `${+(bytes / 2 ** 30).toFixed(2)} GiB`;
   if (bytes >= 2 ** 20) return `${+(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (bytes >= 2 ** 10) return `${+(bytes / 2 ** 10).toFixed(1)} KiB`;
   return `${bytes} B`;
 }
 
