@@ -261,9 +261,7 @@ const rules: readonly Rule[] = [
         async (s) => {
           await s.start();
           const r = s.source.regions.length - 1;
-          const p = s.mid(r);
-          const w = s.write(r, p);
-          const e = await s.expectFault(r, p);
+          const { page: p, w, e } = await s.faultMid(r);
           check(e.contents === undefined, 'a plain backend delivered contents');
           check(!w.done, `the write to region ${r} page ${p} completed before its page was released`);
           await s.eventsFor(r, p); // give a broken backend time to let the writer through
@@ -283,10 +281,8 @@ const rules: readonly Rule[] = [
         await s.start();
         const src = s.source;
         const r = 0;
-        const p = s.mid(r);
         // Released by the fault path.
-        const w1 = s.write(r, p);
-        const e = await s.expectFault(r, p);
+        const { page: p, w: w1, e } = await s.faultMid(r);
         if (!e.contents) src.release(r, p, 1);
         await s.completes(w1, 'after its fault was handled');
         const w2 = s.write(r, p);
@@ -537,9 +533,7 @@ const rules: readonly Rule[] = [
         async (s) => {
           await s.start();
           const r = 0;
-          const p = s.mid(r);
-          const w = s.write(r, p);
-          await s.expectFault(r, p);
+          const { w } = await s.faultMid(r);
           const pc = s.source.regions[r]!.pageCount;
           const n = s.source.claim(r, 0, pc);
           check(n === pc, `claim(${r}, 0, ${pc}) returned ${n} on a plain backend`);
@@ -559,9 +553,7 @@ const rules: readonly Rule[] = [
         async (s) => {
           await s.start();
           const r = s.source.regions.length - 1;
-          const p = s.mid(r);
-          const w = s.write(r, p);
-          const e = await s.expectFault(r, p);
+          const { page: p, w, e } = await s.faultMid(r);
           check(e.contents !== undefined, `the event for unclaimed page ${r}:${p} carries no contents`);
           s.checkContents(r, p, e.contents, 'the event contents');
           await s.completes(w, 'released by the copy-on-fault backend');
@@ -620,9 +612,7 @@ const rules: readonly Rule[] = [
         async (s) => {
           await s.start();
           const r = 0;
-          const p = s.mid(r);
-          const w = s.write(r, p);
-          const e = await s.expectFault(r, p);
+          const { page: p, w, e } = await s.faultMid(r);
           check(e.contents !== undefined, `the event for unclaimed page ${r}:${p} carries no contents`);
           await s.completes(w, 'released by the copy-on-fault backend');
           const zero = s.source.claim(r, p, 1);

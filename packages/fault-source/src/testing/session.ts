@@ -184,6 +184,14 @@ export class Session {
     );
   }
 
+  /** Writes the middle page of `region` and awaits the fault event naming it. */
+  async faultMid(region: number): Promise<{ page: number; w: TrackedWrite; e: WriteFault }> {
+    const page = this.mid(region);
+    const w = this.write(region, page);
+    const e = await this.expectFault(region, page);
+    return { page, w, e };
+  }
+
   /** A page index of `region` chosen away from the edges, so ranges around it fit. */
   mid(region: number, offset = 0): number {
     const n = this.source.regions[region]!.pageCount;
