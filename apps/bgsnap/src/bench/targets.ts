@@ -211,17 +211,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     }
   }
 
-  const verdicts = judge(
-    memcpyBytesPerSec,
-    protectedMemcpyBytesPerSec,
-    noWriterRuns,
-    tuned,
-    floor,
-    latencyRuns,
-    stallRuns,
-    redis,
-  );
-  return {
+  const measured = {
     memcpyBytesPerSec,
     protectedMemcpyBytesPerSec,
     noWriterRuns,
@@ -230,21 +220,17 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     latencyRuns,
     stallRuns,
     redis,
-    verdicts,
-    results,
   };
+  return { ...measured, verdicts: judge(measured), results };
 }
 
-function judge(
-  memcpy: number[],
-  protectedMemcpy: number[] | undefined,
-  noWriters: BenchRow[],
-  tuned: BenchRow[],
-  floor: TargetsResult['floor'],
-  latencyRuns: BenchRow[],
-  stallRuns: BenchRow[],
-  redis?: TargetsResult['redis'],
-): Verdict[] {
+function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
+  const {
+    memcpyBytesPerSec: memcpy,
+    protectedMemcpyBytesPerSec: protectedMemcpy,
+    noWriterRuns: noWriters,
+  } = t;
+  const { tunedRuns: tuned, floor, latencyRuns, stallRuns, redis } = t;
   const verdicts: Verdict[] = [];
   const snap = median(noWriters.map((r) => r.throughputBytesPerSec));
   const base = median(memcpy);

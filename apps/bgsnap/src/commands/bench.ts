@@ -1,9 +1,9 @@
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { fmtSize } from '../bench/format.js';
 import { BENCH_POLICIES, parsePolicies } from '../bench/policies.js';
-import { findRedisServer } from '../bench/redis-bgsave.js';
+import { findRedisServer, isExecutableFile } from '../bench/redis-bgsave.js';
 import { type BenchOptions, type BenchOutput, replotBench, runBench } from '../bench/run-bench.js';
 import { DEFAULT_PROFILES, parseStallProfile } from '../bench/stall-profile.js';
 import { resultsMarkdown } from '../bench/table.js';
@@ -95,15 +95,14 @@ function parseRedis(text: string): string | undefined {
   if (text === 'none') return undefined;
   if (text === 'auto') return findRedisServer();
   const full = resolve(text);
-  try {
-    accessSync(full, constants.X_OK);
-  } catch {
+  if (existsSync(full) && !statSync(full).isFile())
+    throw new BadInputError('--redis', `${full} is not a file`);
+  if (!isExecutableFile(full)) {
     throw new BadInputError(
       '--redis',
       `${full} is not an executable (give auto, none or the path of redis-server)`,
     );
   }
-  if (!statSync(full).isFile()) throw new BadInputError('--redis', `${full} is not a file`);
   return full;
 }
 
