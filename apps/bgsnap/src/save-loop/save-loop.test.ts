@@ -133,15 +133,7 @@ describe('runSaveLoop', () => {
   it('backpressure still drains when faults shift the scan off block boundaries', async () => {
     // Faults save pages ahead of the cursor, so scan steps no longer end where release blocks end.
     const source = new FakeSource([4096], writesEvery(20_000, 100, [4096], 7));
-    await source.start();
-    const writer = new ImageWriter(source.regions, 100);
-    const result = await runSaveLoop({
-      source,
-      limiter: unlimitedPolicy(),
-      writer,
-      batchPages: 16,
-      releaseAlignBytes: 128 * 64,
-    });
+    const { writer, result } = await snapshotWith(source, unlimitedPolicy(), 16, 128 * 64, 100);
     expectImageEqualsInitial(source, writer);
     expect(result.pagesFaulted).toBeGreaterThan(0);
     expect(writer.drains).toBeGreaterThanOrEqual(Math.floor(4096 / (100 + 128 + 16)));
@@ -284,15 +276,7 @@ describe('runSaveLoop', () => {
 
   it('finishes the open release block before draining, so backpressure never splits a block', async () => {
     const source = new FakeSource([256], []);
-    await source.start();
-    const writer = new ImageWriter(source.regions, 32);
-    const result = await runSaveLoop({
-      source,
-      limiter: unlimitedPolicy(),
-      writer,
-      batchPages: 16,
-      releaseAlignBytes: 64 * 64,
-    });
+    const { writer, result } = await snapshotWith(source, unlimitedPolicy(), 16, 64 * 64, 32);
     expect(source.releases).toEqual([0, 64, 128, 192].map((p) => [0, p, 64]));
     expect(result.scanReleases).toBe(4);
     expect(writer.drains).toBe(4);
