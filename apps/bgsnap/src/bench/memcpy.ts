@@ -9,25 +9,22 @@ function timedCopy(memory: TrackedMemory, dest: Uint8Array): number {
 }
 
 /**
- * Times a plain copy of all of `memory` (block by block, `TypedArray.set`) into one preallocated,
- * pre-touched buffer, `reps` times; returns bytes/s of each pass. The baseline of target (a).
+ * A plain copy of all of `memory` (block by block, `TypedArray.set`) into one preallocated,
+ * pre-touched buffer: the baseline of target (a). Each call of the returned function times one pass
+ * and returns its bytes/s, so passes can be interleaved with what they are compared with.
  */
-export function memcpyThroughput(memory: TrackedMemory, reps: number): number[] {
+export function memcpyBaseline(memory: TrackedMemory): () => number {
   const dest = new Uint8Array(memory.byteLength);
   dest.fill(1); // touch every page first: the snapshot's buffers are reused, so page-in is not its cost either
-  const out: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    out.push(timedCopy(memory, dest));
-  }
-  return out;
+  return () => timedCopy(memory, dest);
 }
 
 /**
- * The platform's floor for any write-protect snapshot: a plain copy of memory read for the first time
- * after its protection changed. Per pass: fresh memory (THP when available), filled, write-protected
- * by a plain userfaultfd source, then copied once, block by block, into a pre-touched buffer; returns
- * bytes/s of each copy. On a VM whose page-table changes are expensive to the host (shadow paging),
- * this first read is several times slower than `memcpyThroughput` although no fault is taken.
+ * A plain copy of memory read right after its first write-protection. Per pass: fresh memory (THP when
+ * available), filled, write-protected by a plain userfaultfd source, then copied once, block by block,
+ * into a pre-touched buffer; returns bytes/s of each copy. On these VMs the first read after the first
+ * write-protection of freshly host-backed memory is several times slower than `memcpyThroughput`,
+ * although no fault is taken; later protections of the same memory do not repeat it (BENCHMARKS.md).
  */
 export async function protectedMemcpyThroughput(
   uffd: typeof Uffd,

@@ -35,21 +35,28 @@ export interface NativeCase {
   batchPages?: number | undefined;
   /** Row id suffix, to tell apart several runs of the same case. */
   tag?: string;
+  /**
+   * Snapshot this memory instead of fresh memory: it is neither filled nor released here. Repeated
+   * snapshots of one region are what a long-lived application sees; fresh memory pays the host's
+   * first-protection cost on every run (see BENCHMARKS.md, target (a)).
+   */
+  memory?: TrackedMemory | undefined;
 }
 
 /**
  * Snapshots ~1 GiB of native tracked memory through {@link snapshot} (save loop on this thread, which
  * never writes the memory) while writer threads store into it and time their own stores, into a real
- * sink wrapped by {@link stallingSink}. Fresh memory per run, filled with the `bgsnap run` contents.
+ * sink wrapped by {@link stallingSink}. Fresh memory per run, filled with the `bgsnap run` contents,
+ * unless `c.memory` is given.
  */
 export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
   const uffd = await import('@bgsnap/fault-source-uffd');
-  const memory: TrackedMemory = uffd.TrackedMemory.allocate(c.sizeBytes);
+  const memory: TrackedMemory = c.memory ?? uffd.TrackedMemory.allocate(c.sizeBytes);
   const id = `uffd-${c.mode}-${profileKey(c.profile)}-${c.policy.name}${c.writers === 0 ? '-nowriters' : ''}${c.quiesce ? '' : '-noquiesce'}${c.tag ? `-${c.tag}` : ''}`;
   const path = join(c.outDir, `${id}.bgsnap`);
   let writers: BenchWriters | undefined;
   try {
-    fillMemory(memory, c.seed);
+    if (!c.memory) fillMemory(memory, c.seed);
     if (c.writers > 0) {
       writers = BenchWriters.start({
         handle: memory.handle,
@@ -158,7 +165,7 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
     return { row, series: { id, cdf: cdfPoints(writerLatency), throughput: throughput.samples() } };
   } finally {
     if (writers) await writers.kill().catch(() => {});
-    memory.release();
+    if (!c.memory) memory.release();
     rmSync(path, { force: true });
   }
 }
