@@ -1,8 +1,25 @@
 #include "common.h"
 
+#include <pthread.h>
+
 #include <cstring>
 
 namespace bgsnap {
+
+namespace {
+thread_local pid_t cached_tid = 0;
+
+void forget_tid_in_child() { cached_tid = 0; }
+
+// Registered once when the addon loads. pthread_atfork only fails for lack of memory; the cache is
+// then still right in every process that does not fork without exec (Node itself never does).
+const int atfork_registered = pthread_atfork(nullptr, nullptr, forget_tid_in_child);
+}  // namespace
+
+pid_t current_tid() {
+  if (cached_tid == 0) cached_tid = static_cast<pid_t>(syscall(SYS_gettid));
+  return cached_tid;
+}
 
 const char* errno_name(int err) {
   switch (err) {

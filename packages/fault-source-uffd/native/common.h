@@ -17,7 +17,10 @@ inline double now_ns() {
   return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
 }
 
-inline pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+// The calling thread's id, cached per thread: the save loop asks between every scan step, and a
+// syscall there cost ~1 µs on these VMs. A forked child's one thread must not keep its parent's
+// thread's id: the cache is cleared in the child (common.cc registers that at load).
+pid_t current_tid();
 
 // Why a native call failed. `code` is an errno name ("EPERM") or a bgsnap code ("EBGSNAP_FEATURE").
 struct NativeError {

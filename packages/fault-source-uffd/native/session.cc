@@ -118,6 +118,7 @@ void Session::RecordError(const NativeError& e) {
 }
 
 bool Session::TakePendingError(NativeError* err) {
+  if (!have_pending_error_.load()) return false;
   std::lock_guard<std::mutex> lock(mu_);
   if (!have_pending_error_) return false;
   have_pending_error_ = false;
@@ -295,6 +296,7 @@ void Session::HandleFault(uint64_t addr, uint32_t tid, double t) {
       }
     }
     events_.push_back(FaultEvent{static_cast<uint32_t>(ri), page, t, released, tid, nullptr});
+    events_size_.store(events_.size());
     stats_.delivered++;
     return;
   }
@@ -338,17 +340,21 @@ void Session::HandleFault(uint64_t addr, uint32_t tid, double t) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.copied++;
   events_.push_back(FaultEvent{static_cast<uint32_t>(ri), page, t, released, tid, copy});
+  events_size_.store(events_.size());
   stats_.delivered++;
 }
 
 size_t Session::Take(size_t max, std::vector<FaultEvent>* out) {
   handler_tid_.store(current_tid());
+  // An event pushed right after this load is taken by the next call, as it would be after the lock.
+  if (events_size_.load() == 0) return 0;
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = std::min(max, events_.size());
   for (size_t i = 0; i < n; i++) {
     out->push_back(events_.front());
     events_.pop_front();
   }
+  events_size_.store(events_.size());
   return n;
 }
 
@@ -465,6 +471,7 @@ void Session::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& ev : events_) free(ev.copy);
     events_.clear();
+    events_size_.store(0);
     for (auto& kv : preserved_) free(kv.second);
     preserved_.clear();
     preserved_count_.store(0);

@@ -136,9 +136,12 @@ class Session {
   mutable std::mutex mu_;
   std::condition_variable slots_cv_;
   std::deque<FaultEvent> events_;
+  // events_.size(), readable without mu_: take() is called between every scan step and is usually empty.
+  std::atomic<size_t> events_size_{0};
   std::unordered_map<uint64_t, uint8_t*> preserved_;  // key: region << 44 | page
   size_t slots_in_use_ = 0;
-  bool have_pending_error_ = false;
+  // Written under mu_; atomic so that the empty-queue fast path can read it without the lock.
+  std::atomic<bool> have_pending_error_{false};
   NativeError pending_error_;
   SessionStats stats_;
 
