@@ -1,4 +1,5 @@
 import { fillMemory } from '../workload/fill.js';
+import { type CaseRuns, groupCaseRuns } from './case-runs.js';
 import { compileFloor, type FloorResult, findFloorSource, runFloor } from './floor.js';
 import { fmtNs, fmtRate, fmtSize, markdownTable } from './format.js';
 import { median, memcpyBaseline, protectedMemcpyThroughput } from './memcpy.js';
@@ -16,7 +17,10 @@ export interface TargetOptions {
   ratePerWriter: number;
   seed: number;
   sampleNs: number;
-  /** Passes of the memcpy baseline and of the no-writer snapshot (medians are compared). */
+  /**
+   * Passes of the memcpy baseline and of the no-writer snapshot, and runs of each (b) and (c) case:
+   * medians are compared.
+   */
   reps: number;
   /** Faults the floor program takes per variant. */
   floorFaults: number;
@@ -68,12 +72,14 @@ export interface TargetsResult {
     source?: string | undefined;
     error?: string | undefined;
   };
+  /** Every (b) run; repeated runs of a case share mode, policy and quiesce (see `groupCaseRuns`). */
   latencyRuns: BenchRow[];
+  /** Every (c) run, likewise. */
   stallRuns: BenchRow[];
   /** Target (d) measured on this machine, when a redis-server was given (absent in older results). */
   redis?: { result?: RedisBgsaveResult | undefined; error?: string | undefined } | undefined;
   verdicts: Verdict[];
-  /** Plot data of the (b) and (c) runs. */
+  /** Plot data of the median run of each (b) and (c) case. */
   results: BenchResult[];
 }
 
@@ -196,17 +202,21 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
       ['latency', false],
     ];
     for (const [name, quiesce] of cases) {
-      o.log(`targets (b): ${mode}, ${name}${quiesce ? '' : ', no quiesce'}, ${o.writers} writers, file sink`);
-      const r = await runNativeCase({
-        ...base,
-        mode,
-        policy: policy(name),
-        profile: none,
-        quiesce,
-        tag: 'b',
-      });
-      latencyRuns.push(r.row);
-      results.push(r);
+      for (let k = 1; k <= o.reps; k++) {
+        o.log(
+          `targets (b): ${mode}, ${name}${quiesce ? '' : ', no quiesce'}, ${o.writers} writers, file sink, run ${k}/${o.reps}`,
+        );
+        const r = await runNativeCase({
+          ...base,
+          mode,
+          policy: policy(name),
+          profile: none,
+          quiesce,
+          tag: `b${k}`,
+        });
+        latencyRuns.push(r.row);
+        results.push(r);
+      }
     }
   }
 
@@ -214,16 +224,18 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   const stallRuns: BenchRow[] = [];
   for (const mode of ['plain', 'copy-on-fault'] as const) {
     for (const name of ['unlimited', 'qemu', 'qemu-true', 'latency', 'latency+bucket']) {
-      o.log(`targets (c): ${mode}, ${name}, stalling sink`);
-      const r = await runNativeCase({
-        ...base,
-        mode,
-        policy: policy(name),
-        profile: o.stallProfile,
-        tag: 'c',
-      });
-      stallRuns.push(r.row);
-      results.push(r);
+      for (let k = 1; k <= o.reps; k++) {
+        o.log(`targets (c): ${mode}, ${name}, stalling sink, run ${k}/${o.reps}`);
+        const r = await runNativeCase({
+          ...base,
+          mode,
+          policy: policy(name),
+          profile: o.stallProfile,
+          tag: `c${k}`,
+        });
+        stallRuns.push(r.row);
+        results.push(r);
+      }
     }
   }
 
@@ -255,7 +267,11 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     stallRuns,
     redis,
   };
-  return { ...measured, verdicts: judge(measured), results };
+  // Plot each case's median run only: three CDFs per case would bury the comparison between cases.
+  const medians = new Set(
+    [...groupCaseRuns(latencyRuns), ...groupCaseRuns(stallRuns)].map((c) => c.median.id),
+  );
+  return { ...measured, verdicts: judge(measured), results: results.filter((r) => medians.has(r.row.id)) };
 }
 
 function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
@@ -292,14 +308,14 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
     pass: snap / base >= 0.6,
   });
   const floorP99 = floor.sleep?.p99Ns;
-  const withFaults = latencyRuns.filter((r) => r.writer.count > 0);
-  const best = [...withFaults].sort((a, b) => a.writer.p99 - b.writer.p99)[0];
+  const bestB = bestCase(groupCaseRuns(latencyRuns));
+  const best = bestB?.median;
   verdicts.push({
     target: '(b) writer p99 vs the C floor (handler sleeping in poll)',
     goal: '≤ 1.5 × floor p99',
     measured:
-      best && floorP99
-        ? `best ${best.mode}/${best.policy}${best.quiescePauseNs === undefined ? ' (no quiesce)' : ''}: ${fmtNs(best.writer.p99)} vs floor ${fmtNs(floorP99)} = ${(best.writer.p99 / floorP99).toFixed(2)}×`
+      bestB && best && floorP99
+        ? `best ${best.mode}/${best.policy}${best.quiescePauseNs === undefined ? ' (no quiesce)' : ''}: ${fmtNs(best.writer.p99)} vs floor ${fmtNs(floorP99)} = ${(best.writer.p99 / floorP99).toFixed(2)}×${runsText(bestB)}`
         : `not measured (${floor.error ?? 'no faults recorded'})`,
     pass: best && floorP99 ? best.writer.p99 <= 1.5 * floorP99 : undefined,
   });
@@ -314,21 +330,22 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
       `quiesce pause (writers parked around protect, counted separately) ${pauses.length ? `${fmtNs(Math.min(...pauses))}–${fmtNs(Math.max(...pauses))}` : 'n/a'}`,
     pass: latencyRuns.length > 0 && stallOk.length === latencyRuns.length,
   });
-  const bestStall = [...stallRuns.filter((r) => r.writer.count > 0)].sort(
-    (a, b) => a.writer.p99 - b.writer.p99,
-  )[0];
+  const stallCases = groupCaseRuns(stallRuns);
+  const bestC = bestCase(stallCases);
+  const bestStall = bestC?.median;
+  const policyP99s = (name: string): string =>
+    stallCases
+      .filter((c) => c.median.policy === name)
+      .map((c) => `${c.median.mode} ${fmtNs(c.median.writer.p99)}`)
+      .join(', ');
   verdicts.push({
     target: '(c) sink stalling 50 ms every 250 ms: best policy p99',
     goal: '≤ 1 ms',
-    measured: bestStall
-      ? `best ${bestStall.mode}/${bestStall.policy}: p99 ${fmtNs(bestStall.writer.p99)}; qemu: ${stallRuns
-          .filter((r) => r.policy === 'qemu')
-          .map((r) => `${r.mode} ${fmtNs(r.writer.p99)}`)
-          .join(', ')}; unlimited: ${stallRuns
-          .filter((r) => r.policy === 'unlimited')
-          .map((r) => `${r.mode} ${fmtNs(r.writer.p99)}`)
-          .join(', ')}`
-      : 'no faults recorded',
+    measured:
+      bestC && bestStall
+        ? `best ${bestStall.mode}/${bestStall.policy}: p99 ${fmtNs(bestStall.writer.p99)}${runsText(bestC)}; ` +
+          `qemu: ${policyP99s('qemu')}; unlimited: ${policyP99s('unlimited')}`
+        : 'no faults recorded',
     pass: bestStall ? bestStall.writer.p99 <= 1e6 : undefined,
   });
   verdicts.push({
@@ -340,6 +357,18 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
     pass: undefined,
   });
   return verdicts;
+}
+
+/** The case with the lowest median writer p99 among cases whose writers took faults. */
+function bestCase(cases: readonly CaseRuns[]): CaseRuns | undefined {
+  return cases
+    .filter((c) => c.median.writer.count > 0)
+    .sort((a, b) => a.median.writer.p99 - b.median.writer.p99)[0];
+}
+
+/** ` (median of N runs: a, b, c)` when the case ran more than once. */
+function runsText(c: CaseRuns): string {
+  return c.p99s.length > 1 ? ` (median of ${c.p99s.length} runs: ${c.p99s.map(fmtNs).join(', ')})` : '';
 }
 
 /** One no-writer snapshot: throughput, duration and the protect call. */
@@ -392,7 +421,8 @@ export function targetsMarkdown(t: TargetsResult): string {
     `\n**(b)** floor program ${t.floor.source ? `\`${t.floor.source}\`` : ''}${t.floor.error ? ` — ${t.floor.error}` : ''}\n\n` +
       `- handler sleeping in poll(2)${t.floor.sleep?.thp ? ', THP' : ''}: ${fl(t.floor.sleep)}\n` +
       `- handler spinning${t.floor.spin?.thp ? ', THP' : ''}: ${fl(t.floor.spin)}\n` +
-      `${t.floor.sleep4k ? `- handler sleeping in poll(2), 4 KiB pages: ${fl(t.floor.sleep4k)}\n` : ''}\n`,
+      `${t.floor.sleep4k ? `- handler sleeping in poll(2), 4 KiB pages: ${fl(t.floor.sleep4k)}\n` : ''}\n` +
+      `Each row is a case's median run by writer p99; the last column lists every run's p99, and "no stall > 5 ms" holds only if it held in every run.\n\n`,
   );
   const sleepP99 = t.floor.sleep?.p99Ns;
   const spinP99 = t.floor.spin?.p99Ns;
@@ -415,8 +445,9 @@ export function targetsMarkdown(t: TargetsResult): string {
         'throughput',
         'p99 ≤ 1.5× floor',
         'no stall > 5 ms',
+        'writer p99, each run',
       ],
-      t.latencyRuns.map((r) => [
+      groupCaseRuns(t.latencyRuns).map(({ median: r, runs, p99s }) => [
         r.mode,
         r.policy,
         r.quiescePauseNs === undefined ? 'none (chunked protect, no pause)' : fmtNs(r.quiescePauseNs),
@@ -431,11 +462,14 @@ export function targetsMarkdown(t: TargetsResult): string {
         fmtNs(r.true?.p99),
         fmtRate(r.throughputBytesPerSec),
         sleepP99 ? passText(r.writer.p99 <= 1.5 * sleepP99) : '–',
-        passText(r.longestWriterStallNs <= 5e6),
+        passText(runs.every((x) => x.longestWriterStallNs <= 5e6)),
+        p99s.map(fmtNs).join(', '),
       ]),
     ),
   );
-  parts.push(`\n**(c)** sink stalling by the schedule, file sink underneath:\n\n`);
+  parts.push(
+    `\n**(c)** sink stalling by the schedule, file sink underneath; each row is a case's median run by writer p99:\n\n`,
+  );
   parts.push(
     markdownTable(
       [
@@ -452,8 +486,9 @@ export function targetsMarkdown(t: TargetsResult): string {
         'throttled',
         'sink stalled',
         'p99 ≤ 1 ms',
+        'writer p99, each run',
       ],
-      t.stallRuns.map((r) => [
+      groupCaseRuns(t.stallRuns).map(({ median: r, p99s }) => [
         r.mode,
         r.policy,
         fmtNs(r.writer.p50),
@@ -467,6 +502,7 @@ export function targetsMarkdown(t: TargetsResult): string {
         fmtNs(r.throttledNs),
         fmtNs(r.sinkStalledNs),
         r.writer.count ? passText(r.writer.p99 <= 1e6) : '–',
+        p99s.map(fmtNs).join(', '),
       ]),
     ),
   );

@@ -211,7 +211,11 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
     .option('--no-quiesce', 'do not park native writers around write-protection')
     .option('--targets', 'also measure the app-level targets (a)-(d) in this run (native)')
     .option('--no-matrix', 'skip the policy × profile matrix (with --targets)')
-    .option('--target-reps <n>', 'passes of the memcpy baseline and the no-writer snapshot (1..20)', '3')
+    .option(
+      '--target-reps <n>',
+      'passes of the memcpy baseline and the no-writer snapshot, and runs of each (b)/(c) case; medians are compared (1..20)',
+      '3',
+    )
     .option('--target-stall <profile>', 'sink profile of target (c)', 'periodic:50ms/250ms')
     .option('--floor-faults <n>', 'faults the C floor program takes per variant', '20000')
     .option(
