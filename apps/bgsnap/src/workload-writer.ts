@@ -1,11 +1,12 @@
 /**
  * Worker entry of the `bgsnap run` demo writers: attaches to the tracked memory by handle and writes
- * 8 bytes at a time into pages chosen by a pattern, at a paced rate, timing every write (a write to a
- * protected page blocks inside the store until the save loop releases it).
+ * 8 bytes at a time into pages chosen by a pattern, at a paced rate (`runPacedWrites`), timing every
+ * write (a write to a protected page blocks inside the store until the save loop releases it).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TrackedMemory, type TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
 import { createLatencyHistogram, encodeHistogram, recordLatency } from './save-loop/latency-histogram.js';
+import { runPacedWrites, xorshift32 } from './workload/paced-writes.js';
 import { CTRL, type WriterResult, type WriterWorkerData } from './workload/writer-protocol.js';
 
 const data = workerData as WriterWorkerData;
@@ -20,18 +21,7 @@ const wordsPerBlock = memory.blockSize / 8;
 const pageCount = data.byteLength / data.pageSize;
 const wordsPerPage = data.pageSize / 8;
 const histogram = createLatencyHistogram();
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-let x = (data.seed * 2654435761 + data.index * 97 + 1) >>> 0 || 1;
-const rand = (): number => {
-  // xorshift32: cheap and allocation-free
-  x ^= x << 13;
-  x >>>= 0;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  x >>>= 0;
-  return x;
-};
+const rand = xorshift32(data.seed * 2654435761 + data.index * 97 + 1);
 const hotPages = Math.max(1, Math.floor(pageCount / 10));
 let sequential = Math.floor((pageCount / 4) * data.index) % pageCount;
 const nextPage = (): number => {
@@ -47,32 +37,10 @@ const nextPage = (): number => {
   }
 };
 
-const intervalNs = data.rate > 0 ? 1e9 / data.rate : 0;
 let writes = 0;
 let value = BigInt(data.index + 1) << 56n;
-let due = performance.now() * 1e6;
 
-for (;;) {
-  const command = Atomics.load(ctrl, CTRL.command);
-  if (command === 2) break;
-  if (command === 1) {
-    Atomics.add(ctrl, CTRL.parked, 1);
-    Atomics.notify(ctrl, CTRL.parked);
-    while (Atomics.load(ctrl, CTRL.command) === 1) Atomics.wait(ctrl, CTRL.command, 1, 50);
-    Atomics.sub(ctrl, CTRL.parked, 1);
-    due = performance.now() * 1e6;
-    continue;
-  }
-  if (intervalNs > 0) {
-    const now = performance.now() * 1e6;
-    if (due - now > 1e6) {
-      // Sleep in ≥1 ms slices and write in bursts: finer sleeps are not reliable.
-      Atomics.wait(sleeper, 0, 0, Math.floor((due - now) / 1e6));
-      continue;
-    }
-    if (now - due > 1e9) due = now; // do not try to catch up after a long stall
-    due += intervalNs;
-  }
+runPacedWrites(ctrl, data.rate, () => {
   const page = nextPage();
   const word = page * wordsPerPage + (rand() % wordsPerPage);
   const block = blocks[Math.floor(word / wordsPerBlock)]!;
@@ -84,7 +52,7 @@ for (;;) {
   if (recording) recordLatency(histogram, (t1 - t0) * 1e6);
   writes++;
   Atomics.add(ctrl, CTRL.counts + data.index, 1);
-}
+});
 
 const result: WriterResult = { index: data.index, writes, histogram: encodeHistogram(histogram) };
 memory.release();

@@ -1,11 +1,12 @@
 /**
  * Worker entry of the benchmark writers: attaches to tracked memory by handle and stores 4 bytes at a
- * time into uniformly random pages at a paced rate, timing every store. A store to a write-protected
+ * time into uniformly random pages at a paced rate (`runPacedWrites`), timing every store. A store to a write-protected
  * page blocks until the save loop (or, copy-on-fault, the fault thread) releases it, so the writer
  * measures the write-fault latency it suffers itself — no cooperation from the save loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TrackedMemory, type TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
+import { runPacedWrites, xorshift32 } from '../workload/paced-writes.js';
 import { BENCH_CTRL, type BenchWriterData, type BenchWriterResult, FAULT_MIN_NS } from './writer-protocol.js';
 
 const data = workerData as BenchWriterData;
@@ -22,19 +23,7 @@ const pageCount = data.pageCount;
 /** Epoch in which each page was last first-written: no reset needed when a new recording starts. */
 const seen = new Uint32Array(pageCount);
 const slow: number[] = [];
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-let x = (data.seed * 2654435761 + data.index * 7919 + 1) >>> 0 || 1;
-const rand = (): number => {
-  x ^= x << 13;
-  x >>>= 0;
-  x ^= x >>> 17;
-  x ^= x << 5;
-  x >>>= 0;
-  return x;
-};
-
-const intervalNs = data.rate > 0 ? 1e9 / data.rate : 0;
+const rand = xorshift32(data.seed * 2654435761 + data.index * 7919 + 1);
 const result: BenchWriterResult = {
   index: data.index,
   writes: 0,
@@ -46,29 +35,9 @@ const result: BenchWriterResult = {
   over1ms: 0,
   over5ms: 0,
 };
-let due = performance.now() * 1e6;
 let value = (data.index + 1) << 24;
 
-for (;;) {
-  const command = Atomics.load(ctrl, BENCH_CTRL.command);
-  if (command === 2) break;
-  if (command === 1) {
-    Atomics.add(ctrl, BENCH_CTRL.parked, 1);
-    while (Atomics.load(ctrl, BENCH_CTRL.command) === 1) Atomics.wait(ctrl, BENCH_CTRL.command, 1, 20);
-    Atomics.sub(ctrl, BENCH_CTRL.parked, 1);
-    due = performance.now() * 1e6;
-    continue;
-  }
-  if (intervalNs > 0) {
-    const now = performance.now() * 1e6;
-    if (due - now > 1e6) {
-      // Sleep in whole ms and write the backlog in a burst: finer sleeps are not reliable.
-      Atomics.wait(sleeper, 0, 0, Math.floor((due - now) / 1e6));
-      continue;
-    }
-    if (now - due > 1e8) due = now; // no catch-up storm after a long stall
-    due += intervalNs;
-  }
+runPacedWrites(ctrl, data.rate, () => {
   const page = rand() % pageCount;
   const word = page * wordsPerPage + (rand() % wordsPerPage);
   const block = blocks[(word / wordsPerBlock) | 0]!;
@@ -79,7 +48,7 @@ for (;;) {
   const t1 = performance.now();
   result.writes++;
   Atomics.add(ctrl, BENCH_CTRL.counts + data.index, 1);
-  if (epoch === 0) continue;
+  if (epoch === 0) return;
   const ns = (t1 - t0) * 1e6;
   result.recordedWrites++;
   if (ns > result.maxWriteNs) {
@@ -93,7 +62,7 @@ for (;;) {
     result.firstWrites++;
     if (ns >= FAULT_MIN_NS) slow.push(page, ns);
   }
-}
+});
 
 result.slowFirstWrites = Float64Array.from(slow);
 memory.release();

@@ -1,13 +1,10 @@
+import { WRITER_CONTROL } from '../workload/paced-writes.js';
+
 /** Control words shared (SharedArrayBuffer, Int32) between {@link BenchWriters} and its threads. */
 export const BENCH_CTRL = {
-  /** 0 run, 1 pause, 2 stop. */
-  command: 0,
-  /** Writers currently parked in a pause. */
-  parked: 1,
+  ...WRITER_CONTROL,
   /** Recording epoch: 0 = not recording; each new value starts a fresh "first write to a page" set. */
   epoch: 2,
-  /** Words 3.. : per-writer write counts (wrapping). */
-  counts: 3,
 } as const;
 
 /**

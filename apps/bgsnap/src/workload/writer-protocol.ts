@@ -1,19 +1,16 @@
+import { WRITER_CONTROL } from './paced-writes.js';
+
 /** Access patterns of the demo writers. */
 export type WritePattern = 'uniform' | 'hot' | 'sequential';
 
 /** The patterns `--pattern` accepts. */
 export const WRITE_PATTERNS: readonly WritePattern[] = ['uniform', 'hot', 'sequential'];
 
-/** Control words shared (SharedArrayBuffer) between the pool and its writers. */
+/** Control words shared (SharedArrayBuffer) between the pool and its writers (see `WRITER_CONTROL`). */
 export const CTRL = {
-  /** 0 run, 1 pause, 2 stop. */
-  command: 0,
-  /** Writers currently parked in a pause. */
-  parked: 1,
+  ...WRITER_CONTROL,
   /** 1 while writes are timed into the histogram. */
   recording: 2,
-  /** Words 3.. : per-writer write counts (wrapping). */
-  counts: 3,
 } as const;
 
 /** workerData of one demo writer. */
