@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common.h"
+#include "crc32-fold.h"
 #include "mapping.h"
 #include "session.h"
 #include "uffd-open.h"
@@ -640,6 +641,83 @@ napi_value Inject(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+bool GetBytes(napi_env env, napi_value v, const char* what, uint8_t** data, size_t* len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  void* p = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok || type != napi_uint8_array) {
+    std::string m = std::string("bgsnap addon: ") + what + " must be a Uint8Array";
+    napi_throw_type_error(env, "EBGSNAP_ARGS", m.c_str());
+    return false;
+  }
+  *data = static_cast<uint8_t*>(p);
+  return true;
+}
+
+bool GetSeed(napi_env env, napi_value v, uint32_t* seed) {
+  double d;
+  if (!GetDouble(env, v, &d)) return false;
+  if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    napi_throw_range_error(env, "EBGSNAP_ARGS", "bgsnap addon: crc32 seed must be an integer in [0, 2^32)");
+    return false;
+  }
+  *seed = static_cast<uint32_t>(d);
+  return true;
+}
+
+// crc32(data: Uint8Array, seed: number): zlib's CRC-32 of data continued from seed; undefined when this
+// CPU cannot run the folding loop (the caller keeps its own CRC then).
+napi_value Crc32(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  uint8_t* data;
+  size_t len;
+  uint32_t seed;
+  if (!GetBytes(env, argv[0], "data", &data, &len) || !GetSeed(env, argv[1], &seed)) return nullptr;
+  static const bool supported = crc32_fold_supported();
+  napi_value out;
+  if (!supported) {
+    napi_get_undefined(env, &out);
+    return out;
+  }
+  // A detached or empty array has no data: the CRC of nothing continued from seed is seed.
+  napi_create_uint32(env, len == 0 ? seed : crc32_fold(seed, data, len), &out);
+  return out;
+}
+
+// copyCrc32(src: Uint8Array, dst: Uint8Array, seed: number): copies src into the start of dst and
+// returns crc32(src, seed), in one pass; undefined (and nothing copied) where crc32 is undefined.
+napi_value CopyCrc32(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  uint8_t* src;
+  uint8_t* dst;
+  size_t n;
+  size_t room;
+  uint32_t seed;
+  if (!GetBytes(env, argv[0], "src", &src, &n) || !GetBytes(env, argv[1], "dst", &dst, &room) ||
+      !GetSeed(env, argv[2], &seed)) {
+    return nullptr;
+  }
+  if (room < n) {
+    napi_throw_range_error(env, "EBGSNAP_ARGS", "bgsnap addon: copyCrc32 dst is shorter than src");
+    return nullptr;
+  }
+  if (n > 0 && src < dst + n && dst < src + n) {
+    napi_throw_range_error(env, "EBGSNAP_ARGS", "bgsnap addon: copyCrc32 src and dst overlap");
+    return nullptr;
+  }
+  static const bool supported = crc32_fold_supported();
+  napi_value out;
+  if (!supported) {
+    napi_get_undefined(env, &out);
+    return out;
+  }
+  napi_create_uint32(env, n == 0 ? seed : crc32_fold_copy(seed, src, dst, n), &out);
+  return out;
+}
+
 napi_value Now(napi_env env, napi_callback_info) {
   napi_value r;
   napi_create_double(env, now_ns(), &r);
@@ -685,6 +763,8 @@ NAPI_MODULE_INIT() {
       {"probe", nullptr, Probe, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"inject", nullptr, Inject, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"now", nullptr, Now, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"crc32", nullptr, Crc32, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"copyCrc32", nullptr, CopyCrc32, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tid", nullptr, Tid, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pageSize", nullptr, PageSize, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

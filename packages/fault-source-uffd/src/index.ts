@@ -14,6 +14,7 @@ export {
   UffdUnavailableError,
   UffdUnsupportedError,
 } from './errors.js';
+export { type CopyCrc32Function, type Crc32Function, type NativeCrc32, nativeCrc32 } from './native-crc32.js';
 export { probeUffd, type UffdSupport } from './support.js';
 export {
   MAX_TRACKED_BYTES,

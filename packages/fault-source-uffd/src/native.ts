@@ -80,6 +80,10 @@ export interface NativeBinding {
   probe(): { available: number; method: string; userModeOnly: boolean };
   inject(point: string, value: number): void;
   now(): number;
+  /** zlib's CRC-32 of `data` continued from `seed`; undefined when the CPU lacks AVX-512 VPCLMULQDQ. */
+  crc32(data: Uint8Array, seed: number): number | undefined;
+  /** Copies `src` into the start of `dst` and returns its CRC-32 from `seed`; undefined as for crc32. */
+  copyCrc32(src: Uint8Array, dst: Uint8Array, seed: number): number | undefined;
   tid(): number;
   pageSize(): number;
 }
