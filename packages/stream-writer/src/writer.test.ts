@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SinkError, SnapshotArgumentError, SnapshotStateError } from './errors.js';
@@ -172,6 +173,68 @@ describe('round trip', () => {
     for await (const ev of readSnapshot(sink.bytes())) if (ev.type === 'pages') events.push(ev);
     expect(events.map((e) => e.compressed)).toEqual([true, false]);
     expect(events[0]!.storedBytes).toBeLessThan((32 * 4096) / 10);
+  });
+});
+
+describe('a caller-supplied crc32', () => {
+  it('is used for the chain and gives the same stream, byte for byte', async () => {
+    const regions = [{ name: 'a', pageSize: 4096, pageCount: 300 }];
+    const mem = new Uint8Array(4096 * 300);
+    fill(mem, 4096, 'mixed', 3);
+    const streams: Uint8Array[] = [];
+    let calls = 0;
+    let copies = 0;
+    const counting = (data: Uint8Array, seed: number): number => {
+      calls++;
+      return zlibCrc32(data, seed);
+    };
+    const fused = (src: Uint8Array, dst: Uint8Array, seed: number): number => {
+      copies++;
+      dst.set(src);
+      return zlibCrc32(src, seed);
+    };
+    const variants = [{}, { crc32: counting }, { crc32: counting, copyCrc32: fused }];
+    for (const variant of variants) {
+      const sink = memorySink();
+      const w = createSnapshotWriter({ regions, sink, createdAtNs: 1n, batchBytes: 64 * 1024, ...variant });
+      writeAll(w, regions, [mem], [1, 7, 64], 5);
+      await w.finish();
+      streams.push(sink.bytes());
+    }
+    expect(calls).toBeGreaterThan(300 / 64);
+    expect(copies).toBeGreaterThan(300 / 64);
+    for (const stream of streams.slice(1)) {
+      expect(Buffer.compare(stream, streams[0]!)).toBe(0);
+      expect((await verifySnapshot(stream)).ok).toBe(true);
+    }
+  });
+
+  it('is refused, naming the option, when it is not a function or does not compute CRC-32', () => {
+    const base = { regions: [{ name: 'a', pageSize: 4096, pageCount: 1 }], sink: discardSink() };
+    const refused = (options: object): unknown => {
+      try {
+        createSnapshotWriter({ ...base, ...options });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    for (const crc32 of [() => 0, 'crc32', (data: Uint8Array) => zlibCrc32(data, 0)]) {
+      const error = refused({ crc32 });
+      expect(error).toBeInstanceOf(SnapshotArgumentError);
+      expect((error as SnapshotArgumentError).argument).toBe('crc32');
+    }
+    const noCopy = (src: Uint8Array, _dst: Uint8Array, seed: number): number => zlibCrc32(src, seed);
+    const overrun = (src: Uint8Array, dst: Uint8Array, seed: number): number => {
+      dst.fill(0);
+      dst.set(src);
+      return zlibCrc32(src, seed);
+    };
+    for (const copyCrc32 of [noCopy, overrun, 42]) {
+      const error = refused({ copyCrc32 });
+      expect(error).toBeInstanceOf(SnapshotArgumentError);
+      expect((error as SnapshotArgumentError).argument).toBe('copyCrc32');
+    }
   });
 });
 
