@@ -1,6 +1,7 @@
 import type { FaultSource } from '@bgsnap/fault-source';
 import type { LimiterPolicy } from '@bgsnap/rate-limiter';
 import { createSnapshotWriter, type Sink, type SnapshotCompression } from '@bgsnap/stream-writer';
+import { snapshotCrc32 } from './checksum.js';
 import { SnapshotAbortedError } from './errors.js';
 import { buildReport, type SnapshotReport } from './report/report.js';
 import { runSaveLoop } from './save-loop/save-loop.js';
@@ -91,6 +92,7 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
     ...(options.batchBytes === undefined ? {} : { batchBytes: options.batchBytes }),
     ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
     writerId: 'bgsnap',
+    ...snapshotCrc32(),
     onSinkWrite: (bytes, blockedNs, now) => {
       // The header may be written before the loop has started the policy.
       if (forwardSinkWrites) limiter.onSinkWrite(now, bytes, blockedNs);
