@@ -213,7 +213,7 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
     .option('--no-matrix', 'skip the policy × profile matrix (with --targets)')
     .option(
       '--target-reps <n>',
-      'passes of the memcpy baseline and the no-writer snapshot, and runs of each (b)/(c) case; medians are compared (1..20)',
+      'runs of each (b)/(c) case and passes of (a) (at least 5); medians are compared (1..20)',
       '3',
     )
     .option('--target-stall <profile>', 'sink profile of target (c)', 'periodic:50ms/250ms')
