@@ -29,6 +29,8 @@ describe('snapshotOnThisThread', () => {
       source,
       sink,
       limiter: unlimitedPolicy(),
+      // 512 pages would go in one quiet step before the first write: keep steps short so writes fault.
+      quietBatchPages: 64,
       quiesce: {
         pause: () => void quiesceCalls.push('pause'),
         resume: () => void quiesceCalls.push('resume'),

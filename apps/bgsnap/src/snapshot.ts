@@ -121,6 +121,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       tuning: {
         compression: options.compression,
         batchPages: options.batchPages,
+        quietBatchPages: options.quietBatchPages,
         releaseAlignBytes: options.releaseAlignBytes,
         batchBytes: options.batchBytes,
         highWaterMark: options.highWaterMark,
@@ -161,6 +162,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       quiesce: options.quiesce,
       compression: options.compression,
       batchPages: options.batchPages,
+      quietBatchPages: options.quietBatchPages,
       releaseAlignBytes: options.releaseAlignBytes,
       batchBytes: options.batchBytes,
       highWaterMark: options.highWaterMark,

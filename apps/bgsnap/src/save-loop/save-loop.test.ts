@@ -48,6 +48,53 @@ function expectImageEqualsInitial(source: FakeSource, writer: ImageWriter): void
   });
 }
 
+describe('quiet steps', () => {
+  it('scans quietBatchPages per step until a fault, batchPages after one, and long steps again 5 ms later', async () => {
+    // 20 000 pages at 1 µs per page read: 20 ms of scanning. One write at 3 ms to a page the scan has
+    // not reached faults; nothing else does.
+    const source = new FakeSource([20_000], [{ at: 3_000_000, region: 0, page: 19_000, value: 7 }]);
+    await source.start();
+    const steps: Array<{ at: number; pages: number }> = [];
+    let faultAt = -1;
+    const limiter: LimiterPolicy = {
+      name: 'recording',
+      start() {},
+      onFault(e) {
+        faultAt = e.now;
+      },
+      onScan(now, pages) {
+        steps.push({ at: now, pages });
+      },
+      onSinkWrite() {},
+      decide: () => ({ scanPages: 1 << 20, waitNs: 0 }),
+    };
+    const writer = new ImageWriter(source.regions, 0, async () => {});
+    await runSaveLoop({ source, limiter, writer, batchPages: 8, quietBatchPages: 512, startedAt: 0 });
+    expect(faultAt).toBeGreaterThan(0);
+    const before = steps.filter((s) => s.at <= faultAt);
+    const soonAfter = steps.filter((s) => s.at > faultAt && s.at < faultAt + 5e6);
+    const later = steps.filter((s) => s.at >= faultAt + 5e6 + 600_000);
+    expect(before.length).toBeGreaterThan(2);
+    expect(before.slice(0, -1).every((s) => s.pages === 512)).toBe(true);
+    expect(soonAfter.length).toBeGreaterThan(100);
+    expect(soonAfter.every((s) => s.pages <= 8)).toBe(true);
+    expect(later.length).toBeGreaterThan(2);
+    expect(later.slice(0, -1).every((s) => s.pages === 512)).toBe(true);
+    expect(Buffer.compare(writer.images[0]!, source.initial[0]!)).toBe(0);
+  });
+
+  it('refuses a quietBatchPages that is not a positive integer', async () => {
+    const source = new FakeSource([16], []);
+    await source.start();
+    const writer = new ImageWriter(source.regions, 0, async () => {});
+    for (const quietBatchPages of [0, -1, 1.5, Number.NaN]) {
+      await expect(
+        runSaveLoop({ source, limiter: unlimitedPolicy(), writer, quietBatchPages, startedAt: 0 }),
+      ).rejects.toThrow(/quietBatchPages/);
+    }
+  });
+});
+
 describe('runSaveLoop', () => {
   it('saves every page exactly once, as it was at start, while a writer keeps writing (plain)', async () => {
     const source = new FakeSource([300, 77], writesEvery(5_000, 400, [300, 77]));

@@ -6,6 +6,8 @@ import type { SaveLoopOptions, SaveLoopResult, SnapshotProgress } from './types.
 import { createUnsavedPages, type UnsavedPages } from './unsaved-pages.js';
 
 const DEFAULT_BATCH_PAGES = 64;
+/** How long without a fault before the scan takes steps of `quietBatchPages`. */
+const QUIET_NS = 5e6;
 const DEFAULT_RELEASE_ALIGN_BYTES = 2 * 2 ** 20;
 const DEFAULT_PROGRESS_INTERVAL_NS = 100e6;
 const DEFAULT_MISSING_PAGES_TIMEOUT_NS = 30e9;
@@ -39,6 +41,11 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
   if (!Number.isInteger(batchPages) || batchPages < 1) {
     throw new RangeError(`batchPages must be an integer >= 1, got ${batchPages}`);
   }
+  const quietBatchOption = options.quietBatchPages ?? batchPages;
+  if (!Number.isInteger(quietBatchOption) || quietBatchOption < 1) {
+    throw new RangeError(`quietBatchPages must be an integer >= 1, got ${quietBatchOption}`);
+  }
+  const quietBatchPages = Math.max(batchPages, quietBatchOption);
   const releaseAlignBytes = options.releaseAlignBytes ?? DEFAULT_RELEASE_ALIGN_BYTES;
   if (!Number.isInteger(releaseAlignBytes) || releaseAlignBytes < 0) {
     throw new RangeError(`releaseAlignBytes must be an integer >= 0, got ${releaseAlignBytes}`);
@@ -91,6 +98,8 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
   let drainStalledNs = 0;
   let scanSteps = 0;
   let lastEmptyAt = startedAt;
+  /** When the loop last served a fault: the scan steps up to `quietBatchPages` once it is QUIET_NS ago. */
+  let lastFaultAt = Number.NEGATIVE_INFINITY;
   let lastProgressAt = Number.NEGATIVE_INFINITY;
   let lastSavedAt = startedAt;
   let scanRegion = 0;
@@ -209,6 +218,7 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
       i += count - 1;
     }
     lastSavedAt = clock.now();
+    if (n > 0) lastFaultAt = lastSavedAt;
   };
 
   /** Services faults until the queue is found empty. */
@@ -385,7 +395,10 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
 
     let scanned = 0;
     if (!scanDone) {
-      if (decision.scanPages > 0) scanned = scan(Math.min(Math.floor(decision.scanPages), batchPages));
+      // A writer that faults waits for the step in progress: short steps while faults come, long ones
+      // (a step has a fixed cost) while none has come for a while.
+      const step = now - lastFaultAt >= QUIET_NS ? quietBatchPages : batchPages;
+      if (decision.scanPages > 0) scanned = scan(Math.min(Math.floor(decision.scanPages), step));
     } else if (now - lastSavedAt > missingPagesTimeoutNs) {
       // Copy-on-fault only: what is left belongs to the fault path, which must deliver it.
       throw new Error(

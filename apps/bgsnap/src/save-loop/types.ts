@@ -53,6 +53,13 @@ export interface SaveLoopOptions {
   /** Most pages per scan step (one claim → read → write → release per contiguous run). Default 64. */
   batchPages?: number | undefined;
   /**
+   * Most pages per scan step while no fault has been served for 5 ms (and from the start until the
+   * first fault). Default `batchPages` (no change of step); `snapshot()` uses 512, 2 MiB of 4 KiB
+   * pages. A step has a fixed cost, so long steps scan faster; a writer that faults waits for the step
+   * in progress, so the loop goes back to `batchPages` as soon as faults come.
+   */
+  quietBatchPages?: number | undefined;
+  /**
    * Plain mode: scanned pages stay protected until the scan reaches the next multiple of this many
    * bytes of their region (or a fault or a drain needs them released), then go in one release. Default
    * 2 MiB, the x86-64 huge page: a release that covers part of a transparent huge page splits it, and
