@@ -14,6 +14,7 @@ const runDefaults = {
   mode: 'plain',
   compression: 'none',
   batchPages: '64',
+  quietBatchPages: '512',
 };
 const simDefaults = { ...runDefaults, cpus: '2', sinkProfile: 'none' };
 
@@ -42,6 +43,8 @@ describe('CLI option parsing', () => {
       [{ mode: 'turbo' }, /--mode/],
       [{ compression: 'zstd:99' }, /--compression/],
       [{ batchPages: '0' }, /--batch-pages/],
+      [{ quietBatchPages: '0' }, /--quiet-batch-pages/],
+      [{ quietBatchPages: 'lots' }, /--quiet-batch-pages/],
       [{ backend: 'qemu' } as Partial<typeof runDefaults>, /--backend/],
     ];
     for (const [patch, message] of cases) {

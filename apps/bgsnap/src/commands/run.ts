@@ -138,6 +138,7 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
       mode: options.mode,
       compression: options.compression,
       batchPages: options.batchPages,
+      quietBatchPages: options.quietBatchPages,
       serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       signal: interrupt.signal,
       onProgress: (p) => {

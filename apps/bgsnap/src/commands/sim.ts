@@ -200,6 +200,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
       limiter: await resolveLimiter(options.limiter),
       compression: options.compression,
       batchPages: options.batchPages,
+      quietBatchPages: options.quietBatchPages,
       serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       signal: interrupt.signal,
       onProgress: (p) => progress.update(p),

@@ -11,6 +11,7 @@ export interface RawSnapshotOptions {
   mode: string;
   compression: string;
   batchPages: string;
+  quietBatchPages: string;
   json?: boolean;
   progress?: boolean;
   serveFaultsWhileDraining?: boolean;
@@ -23,6 +24,7 @@ export interface SnapshotCliOptions {
   mode: 'plain' | 'copy-on-fault';
   compression: SnapshotCompression;
   batchPages: number;
+  quietBatchPages: number;
   json: boolean;
   quiet: boolean;
   serveFaultsWhileDraining: boolean;
@@ -40,6 +42,11 @@ export function addSnapshotOptions(cmd: Command): Command {
     .option('--mode <mode>', 'plain | copy-on-fault', 'plain')
     .option('--compression <c>', 'none | zstd | zstd:<level>', 'none')
     .option('--batch-pages <n>', 'pages per linear-scan step (1..65536)', '64')
+    .option(
+      '--quiet-batch-pages <n>',
+      'pages per linear-scan step while no write fault has come for 5 ms (1..65536; at most --batch-pages turns it off)',
+      '512',
+    )
     .option(
       '--serve-faults-while-draining',
       'keep servicing write faults while the sink is backed up (writers stop waiting for the sink; the buffer grows by the faulted pages)',
@@ -66,6 +73,7 @@ export function parseSnapshotOptions(raw: RawSnapshotOptions): SnapshotCliOption
     mode: parseChoice('--mode', raw.mode, ['plain', 'copy-on-fault'] as const),
     compression: parseCompression(raw.compression),
     batchPages: parseInteger('--batch-pages', raw.batchPages, 1, 65536),
+    quietBatchPages: parseInteger('--quiet-batch-pages', raw.quietBatchPages, 1, 65536),
     json: raw.json === true,
     quiet: raw.progress === false,
     serveFaultsWhileDraining: raw.serveFaultsWhileDraining === true,
