@@ -261,7 +261,7 @@ void Session::HandleFault(uint64_t addr, uint32_t tid, double t) {
     std::unique_lock<std::mutex> lock(mu_);
     stats_.faults++;
     const bool same = tid != 0 && static_cast<pid_t>(tid) == handler_tid_.load();
-    double released = 0;
+    bool release_now = false;
     if (protecting_.load() || same) {
       const uint64_t key = key_of(ri, page);
       if (preserved_.find(key) == preserved_.end()) {
@@ -275,29 +275,34 @@ void Session::HandleFault(uint64_t addr, uint32_t tid, double t) {
         preserved_[key] = copy;
         preserved_count_.fetch_add(1);
         stats_.preserved++;
-        if (!WriteProtect(page_addr, page_size_, false, &e)) {
-          lock.unlock();
-          RecordError(e);
-          return;
-        }
-        released = now_ns();
+        release_now = true;
       }
       if (same) {
         stats_.same_thread++;
         if (!have_pending_error_) {
-          have_pending_error_ = true;
           pending_error_.code = "EBGSNAP_SAME_THREAD";
           pending_error_.syscall = "";
           pending_error_.err = 0;
           pending_error_.message = "thread " + std::to_string(tid) + " handles faults and wrote page " +
                                    std::to_string(page) + " of region " + std::to_string(ri) +
                                    " itself; it would have waited on itself forever";
+          have_pending_error_ = true;
         }
       }
     }
-    events_.push_back(FaultEvent{static_cast<uint32_t>(ri), page, t, released, tid, nullptr});
+    events_.push_back(FaultEvent{static_cast<uint32_t>(ri), page, t, 0, tid, nullptr});
     events_size_.store(events_.size());
     stats_.delivered++;
+    if (release_now) {
+      // Only now, with the event and any error visible to take() without the lock: the writer this
+      // wakes may be the handler thread itself, whose very next take() must see them.
+      if (!WriteProtect(page_addr, page_size_, false, &e)) {
+        lock.unlock();
+        RecordError(e);
+        return;
+      }
+      events_.back().released_at = now_ns();
+    }
     return;
   }
 
