@@ -666,6 +666,12 @@ bool GetSeed(napi_env env, napi_value v, uint32_t* seed) {
   return true;
 }
 
+// Asked once: the CPU does not change under a running process.
+bool FoldSupported() {
+  static const bool supported = crc32_fold_supported();
+  return supported;
+}
+
 // crc32(data: Uint8Array, seed: number): zlib's CRC-32 of data continued from seed; undefined when this
 // CPU cannot run the folding loop (the caller keeps its own CRC then).
 napi_value Crc32(napi_env env, napi_callback_info info) {
@@ -675,9 +681,8 @@ napi_value Crc32(napi_env env, napi_callback_info info) {
   size_t len;
   uint32_t seed;
   if (!GetBytes(env, argv[0], "data", &data, &len) || !GetSeed(env, argv[1], &seed)) return nullptr;
-  static const bool supported = crc32_fold_supported();
   napi_value out;
-  if (!supported) {
+  if (!FoldSupported()) {
     napi_get_undefined(env, &out);
     return out;
   }
@@ -708,9 +713,8 @@ napi_value CopyCrc32(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "EBGSNAP_ARGS", "bgsnap addon: copyCrc32 src and dst overlap");
     return nullptr;
   }
-  static const bool supported = crc32_fold_supported();
   napi_value out;
-  if (!supported) {
+  if (!FoldSupported()) {
     napi_get_undefined(env, &out);
     return out;
   }

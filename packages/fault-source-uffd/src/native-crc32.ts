@@ -33,9 +33,11 @@ export function nativeCrc32(): NativeCrc32 | undefined {
   try {
     const binding = loadNative();
     if (binding.crc32(Uint8Array.of(1, 2, 3), 0) === undefined) return undefined;
+    // The addon's own functions, not wrappers: the stream writer calls them once per record. They
+    // return undefined only where the probe above already did.
     cached = {
-      crc32: (data, seed) => binding.crc32(data, seed) as number,
-      copyCrc32: (src, dst, seed) => binding.copyCrc32(src, dst, seed) as number,
+      crc32: binding.crc32 as Crc32Function,
+      copyCrc32: binding.copyCrc32 as CopyCrc32Function,
     };
   } catch {
     // Not built or not loadable: the caller keeps its own CRC.

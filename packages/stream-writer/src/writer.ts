@@ -222,6 +222,23 @@ function compressionLevel(c: SnapshotCompression | undefined): number {
   );
 }
 
+/**
+ * A caller-supplied function option after `check` accepted it, or undefined when not given.
+ * @throws {@link SnapshotArgumentError} `INVALID_OPTION` naming the option when it is not a function
+ * or `check` refuses it.
+ */
+function checkedFunction<F>(
+  option: string,
+  value: unknown,
+  check: (f: F) => F | undefined,
+  expected: string,
+): F | undefined {
+  if (value === undefined) return undefined;
+  const checked = typeof value === 'function' ? check(value as F) : undefined;
+  if (!checked) throw new SnapshotArgumentError('INVALID_OPTION', option, expected);
+  return checked;
+}
+
 interface Pending {
   buf: Buffer;
   length: number;
@@ -292,29 +309,19 @@ export function createSnapshotWriter(options: SnapshotWriterOptions): SnapshotWr
     throw new SnapshotArgumentError('INVALID_OPTION', 'createdAtNs', 'expected a bigint in [0, 2^64)');
   }
   const onSinkWrite = options.onSinkWrite;
-  let crc: Crc32 = crc32;
-  if (options.crc32 !== undefined) {
-    const checked = typeof options.crc32 === 'function' ? checkedCrc32(options.crc32) : undefined;
-    if (!checked) {
-      throw new SnapshotArgumentError(
-        'INVALID_OPTION',
-        'crc32',
-        "expected a function (data, seed) => number that computes zlib's CRC-32",
-      );
-    }
-    crc = checked;
-  }
-  let copyCrc: CopyCrc32 | undefined;
-  if (options.copyCrc32 !== undefined) {
-    copyCrc = typeof options.copyCrc32 === 'function' ? checkedCopyCrc32(options.copyCrc32) : undefined;
-    if (!copyCrc) {
-      throw new SnapshotArgumentError(
-        'INVALID_OPTION',
-        'copyCrc32',
-        "expected a function (src, dst, seed) => number that copies src into dst and returns zlib's CRC-32 of it",
-      );
-    }
-  }
+  const crc: Crc32 =
+    checkedFunction(
+      'crc32',
+      options.crc32,
+      checkedCrc32,
+      "expected a function (data, seed) => number that computes zlib's CRC-32",
+    ) ?? crc32;
+  const copyCrc = checkedFunction(
+    'copyCrc32',
+    options.copyCrc32,
+    checkedCopyCrc32,
+    "expected a function (src, dst, seed) => number that copies src into dst and returns zlib's CRC-32 of it",
+  );
   return new Writer(
     regions,
     sink,
