@@ -1,11 +1,17 @@
 // uffd-floor: the floor for write-fault latency on this machine, measured the way the bench measures
 // the addon, so the two can be compared in one run. A dedicated C handler thread releases each
-// faulting page at once (no copy, no stream, no JavaScript); the main thread writes one byte to
-// distinct random pages of a write-protected region and times each write.
+// faulting page at once (no copy, no stream, no JavaScript); writer threads write one byte to distinct
+// random pages of a write-protected region and time each write.
 //
-// usage: uffd-floor <MiB> <faults> [poll|spin] [thp]
-// prints one JSON line: protect time of the populated region, write latency percentiles (ns) and the
-// cost of the same write to an unprotected page.
+// usage: uffd-floor <MiB> <faults> [poll|spin] [thp|4k] [writers] [rate] [busy]
+//   writers  writer threads (default 1); rate: stores per second per writer, paced the way the app's
+//            bench writers pace theirs (whole-millisecond sleeps, then the stores that fell due), 0 =
+//            back to back (default). With 1 writer and rate 0 it is the classic floor: one thread
+//            faulting on distinct pages as fast as the handler lets it.
+//   busy     threads that spin on the CPU meanwhile (default 0): what a CPU-bound neighbour, such as a
+//            snapshot's scan, does to the handler and the writers.
+// prints one JSON line: protect time of the populated region, write latency percentiles (ns) over all
+// writers' faults and the cost of the same write to an unprotected page.
 // build: cc -O2 -pthread uffd-floor.c -o uffd-floor   (the bench script does this)
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -26,9 +32,24 @@
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
 #endif
 
+#define MAX_WRITERS 64
+
 static int uffd;
 static volatile int done;
+static volatile int busy_done;
 static int spin;
+
+// Shared by the writer threads.
+static char *mem;
+static size_t pages;
+static char *seen;  // first write to a page claims it: only first writes fault
+static double rate;
+struct writer {
+  pthread_t thread;
+  uint64_t seed;
+  long want;
+  uint64_t *lat;
+};
 
 static uint64_t now_ns(void) {
   struct timespec t;
@@ -73,12 +94,60 @@ static void *handler(void *arg) {
   return NULL;
 }
 
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+// Writes distinct random pages until it has timed `want` faults. Paced like the app's bench writers:
+// sleeps of whole milliseconds, then the stores that fell due in a burst; after a stall of more than
+// 100 ms the schedule restarts from now.
+static void *writer_main(void *arg) {
+  struct writer *w = arg;
+  uint64_t x = w->seed;
+  double interval = rate > 0 ? 1e9 / rate : 0;
+  double due = (double)now_ns();
+  for (long i = 0; i < w->want;) {
+    if (interval > 0) {
+      double now = (double)now_ns();
+      if (due - now > 1e6) {
+        sleep_ms((long)((due - now) / 1e6));
+        continue;
+      }
+      if (now - due > 1e8) due = now;
+      due += interval;
+    }
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    size_t pg = x % pages;
+    if (__atomic_exchange_n(&seen[pg], 1, __ATOMIC_RELAXED)) continue;
+    uint64_t a = now_ns();
+    ((volatile char *)mem)[pg * 4096] = 2;
+    w->lat[i++] = now_ns() - a;
+  }
+  return NULL;
+}
+
+static void *busy_main(void *arg) {
+  (void)arg;
+  volatile uint64_t n = 0;
+  while (!busy_done) n++;
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   size_t len = (size_t)(argc > 1 ? atol(argv[1]) : 256) << 20;
   long faults = argc > 2 ? atol(argv[2]) : 20000;
   spin = argc > 3 && strcmp(argv[3], "spin") == 0;
   int thp = argc > 4 && strcmp(argv[4], "thp") == 0;
-  size_t pages = len / 4096;
+  long nwriters = argc > 5 ? atol(argv[5]) : 1;
+  rate = argc > 6 ? atof(argv[6]) : 0;
+  long nbusy = argc > 7 ? atol(argv[7]) : 0;
+  if (nwriters < 1 || nwriters > MAX_WRITERS || rate < 0 || nbusy < 0 || nbusy > MAX_WRITERS) {
+    fprintf(stderr, "uffd-floor: writers must be 1..%d, rate >= 0, busy 0..%d\n", MAX_WRITERS, MAX_WRITERS);
+    return 2;
+  }
+  pages = len / 4096;
   if (faults > (long)pages) faults = (long)pages;
 
   uffd = open_uffd();
@@ -86,7 +155,7 @@ int main(int argc, char **argv) {
   struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP};
   if (ioctl(uffd, UFFDIO_API, &api)) die("UFFDIO_API");
 
-  char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) die("mmap");
   if (thp) madvise(mem, len, MADV_HUGEPAGE);
   memset(mem, 1, len);
@@ -108,25 +177,31 @@ int main(int argc, char **argv) {
   uint64_t protect_ns = now_ns() - t0;
 
   pthread_t th;
-  pthread_create(&th, NULL, handler, NULL);
+  if (pthread_create(&th, NULL, handler, NULL)) die("pthread_create (handler)");
+  pthread_t busy[MAX_WRITERS];
+  for (long b = 0; b < nbusy; b++)
+    if (pthread_create(&busy[b], NULL, busy_main, NULL)) die("pthread_create (busy)");
+  seen = calloc(pages, 1);
   uint64_t *lat = malloc(sizeof(uint64_t) * (size_t)faults);
-  char *seen = calloc(pages, 1);
-  x = 0x9E3779B97F4A7C15ull;
-  for (long i = 0; i < faults;) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    size_t pg = x % pages;
-    if (seen[pg]) continue;
-    seen[pg] = 1;
-    uint64_t a = now_ns();
-    ((volatile char *)mem)[pg * 4096] = 2;
-    lat[i++] = now_ns() - a;
+  if (!seen || !lat) die("malloc");
+  struct writer ws[MAX_WRITERS];
+  long given = 0;
+  for (long w = 0; w < nwriters; w++) {
+    ws[w].seed = 0x9E3779B97F4A7C15ull + (uint64_t)w * 0x2545F4914F6CDD1Dull;
+    ws[w].want = faults / nwriters + (w < faults % nwriters ? 1 : 0);
+    ws[w].lat = lat + given;
+    given += ws[w].want;
+    if (pthread_create(&ws[w].thread, NULL, writer_main, &ws[w])) die("pthread_create (writer)");
   }
+  for (long w = 0; w < nwriters; w++) pthread_join(ws[w].thread, NULL);
+  busy_done = 1;
+  for (long b = 0; b < nbusy; b++) pthread_join(busy[b], NULL);
   done = 1;
   pthread_join(th, NULL);
   qsort(lat, (size_t)faults, sizeof lat[0], cmp_u64);
-  printf("{\"regionMiB\":%zu,\"thp\":%s,\"handler\":\"%s\",\"protectNs\":%llu,\"protectNsPerGiB\":%.0f,"
+  printf("{\"regionMiB\":%zu,\"thp\":%s,\"handler\":\"%s\",\"writers\":%ld,\"rate\":%.0f,\"busy\":%ld,\"protectNs\":%llu,\"protectNsPerGiB\":%.0f,"
          "\"faults\":%ld,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu,\"unprotectedWriteNs\":%.1f}\n",
-         len >> 20, thp ? "true" : "false", spin ? "spin" : "poll", (unsigned long long)protect_ns,
+         len >> 20, thp ? "true" : "false", spin ? "spin" : "poll", nwriters, rate, nbusy, (unsigned long long)protect_ns,
          (double)protect_ns / ((double)len / 1073741824.0), faults, (unsigned long long)lat[faults / 2],
          (unsigned long long)lat[(long)(faults * 0.99)], (unsigned long long)lat[(long)(faults * 0.999)],
          (unsigned long long)lat[faults - 1], unprotected_ns);

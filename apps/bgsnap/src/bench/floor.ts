@@ -18,9 +18,27 @@ export interface FloorResult {
   maxNs: number;
   /** One UFFDIO_WRITEPROTECT over the whole populated region, ns. */
   protectNs: number;
+  /** The load it ran under (the native package's program reports it; the reference tool has 1 writer, back to back). */
+  load: FloorLoad;
   /** The program's output line. */
   raw: string;
 }
+
+/**
+ * The writers the floor program runs and what runs beside them. The classic floor is one writer faulting
+ * back to back; the bench's own load is its writer count at its rate, paced the same way.
+ */
+export interface FloorLoad {
+  /** Writer threads. */
+  writers: number;
+  /** Stores per second per writer; 0 = back to back. */
+  rate: number;
+  /** Threads spinning on the CPU meanwhile. */
+  busy: number;
+}
+
+/** One writer, back to back, nothing beside it: the floor as the reference tool measures it. */
+export const CLASSIC_FLOOR_LOAD: FloorLoad = { writers: 1, rate: 0, busy: 0 };
 
 /**
  * Where the floor program's C source is: the native package's `bench/uffd-floor.c` when it ships one,
@@ -69,9 +87,16 @@ export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = 
       if (typeof v !== 'number') throw new Error(`uffd-floor output lacks ${k}: ${jsonLine}`);
       return v;
     };
+    const opt = (k: string, fallback: number): number =>
+      typeof j[k] === 'number' ? (j[k] as number) : fallback;
     return {
       variant,
       thp: j.thp === true,
+      load: {
+        writers: opt('writers', CLASSIC_FLOOR_LOAD.writers),
+        rate: opt('rate', CLASSIC_FLOOR_LOAD.rate),
+        busy: opt('busy', CLASSIC_FLOOR_LOAD.busy),
+      },
       protectNs: num('protectNs'),
       faults: num('faults'),
       p50Ns: num('p50'),
@@ -86,6 +111,7 @@ export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = 
   return {
     variant,
     thp,
+    load: { ...CLASSIC_FLOOR_LOAD },
     protectNs: Number(m[1]) * 1e6,
     faults: Number(m[2]),
     p50Ns: Number(m[3]) * 1e3,
@@ -98,8 +124,11 @@ export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = 
 
 /**
  * Runs the floor program over `mib` MiB for `faults` faults, its handler sleeping in poll(2) or spinning,
- * on 4 KiB pages or THP. Both the package's argument form (`<MiB> <faults> poll|spin [thp]`) and the
- * reference tool's (`SPIN=1`) are given; each program ignores the other's.
+ * on 4 KiB pages or THP, under `load` (default: the classic one writer, back to back). Both the
+ * package's argument form (`<MiB> <faults> poll|spin thp|4k [writers rate busy]`) and the reference
+ * tool's (`SPIN=1`) are given; each program ignores the other's.
+ * @throws Error when the program fails, or reports a load other than the one asked for (the reference
+ *   tool knows only the classic load).
  */
 export async function runFloor(
   bin: string,
@@ -107,11 +136,30 @@ export async function runFloor(
   faults: number,
   variant: 'sleep' | 'spin',
   thp = false,
+  load: FloorLoad = CLASSIC_FLOOR_LOAD,
 ): Promise<FloorResult> {
   const env = { ...process.env };
   if (variant === 'spin') env.SPIN = '1';
   else delete env.SPIN;
-  const args = [String(mib), String(faults), variant === 'spin' ? 'spin' : 'poll', ...(thp ? ['thp'] : [])];
+  const classic = sameLoad(load, CLASSIC_FLOOR_LOAD);
+  const args = [String(mib), String(faults), variant === 'spin' ? 'spin' : 'poll', thp ? 'thp' : '4k'];
+  if (!classic) args.push(String(load.writers), String(load.rate), String(load.busy));
   const { stdout } = await run(bin, args, { env, timeout: 120_000 });
-  return parseFloorOutput(stdout, variant, thp);
+  const result = parseFloorOutput(stdout, variant, thp);
+  if (!sameLoad(result.load, load)) {
+    throw new Error(
+      `the floor program ran ${loadText(result.load)}, not ${loadText(load)} (only the native package's bench/uffd-floor.c takes a load)`,
+    );
+  }
+  return result;
+}
+
+function sameLoad(a: FloorLoad, b: FloorLoad): boolean {
+  return a.writers === b.writers && a.rate === b.rate && a.busy === b.busy;
+}
+
+/** A load in words, for tables: `2 writers × 20000/s`, `1 writer, back to back, 1 busy thread`. */
+export function loadText(l: FloorLoad): string {
+  const writers = `${l.writers} writer${l.writers === 1 ? '' : 's'}${l.rate > 0 ? ` × ${l.rate}/s` : ', back to back'}`;
+  return l.busy > 0 ? `${writers}, ${l.busy} busy thread${l.busy === 1 ? '' : 's'}` : writers;
 }

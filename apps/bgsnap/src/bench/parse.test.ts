@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../errors.js';
-import { parseFloorOutput } from './floor.js';
+import { CLASSIC_FLOOR_LOAD, parseFloorOutput } from './floor.js';
 import { BENCH_POLICIES, parsePolicies } from './policies.js';
 
 describe('parseFloorOutput', () => {
@@ -16,6 +16,16 @@ describe('parseFloorOutput', () => {
       p999Ns: 110789,
       maxNs: 2100000,
       protectNs: 812345,
+      load: CLASSIC_FLOOR_LOAD,
+    });
+  });
+
+  it('reads the load the program ran under, when it reports one', () => {
+    const line =
+      '{"regionMiB":1024,"thp":false,"handler":"poll","writers":2,"rate":20000,"busy":1,"protectNs":1,"faults":20000,"p50":97654,"p99":231476,"p999":369856,"max":28078893}';
+    expect(parseFloorOutput(line, 'sleep')).toMatchObject({
+      load: { writers: 2, rate: 20000, busy: 1 },
+      p99Ns: 231476,
     });
   });
 
@@ -27,6 +37,7 @@ describe('parseFloorOutput', () => {
     expect(r.faults).toBe(100000);
     expect(r.p99Ns).toBeCloseTo(70100);
     expect(r.protectNs).toBeCloseTo(19.5e6);
+    expect(r.load).toEqual(CLASSIC_FLOOR_LOAD);
   });
 
   it('throws on anything else', () => {

@@ -1,6 +1,13 @@
 import { fillMemory } from '../workload/fill.js';
 import { type CaseRuns, groupCaseRuns } from './case-runs.js';
-import { compileFloor, type FloorResult, findFloorSource, runFloor } from './floor.js';
+import {
+  compileFloor,
+  type FloorLoad,
+  type FloorResult,
+  findFloorSource,
+  loadText,
+  runFloor,
+} from './floor.js';
 import { fmtNs, fmtRate, fmtSize, markdownTable } from './format.js';
 import { median, memcpyBaseline, protectedMemcpyThroughput } from './memcpy.js';
 import { BENCH_POLICIES, type BenchPolicy } from './policies.js';
@@ -69,6 +76,15 @@ export interface TargetsResult {
     spin?: FloorResult | undefined;
     /** The handler sleeping, 4 KiB pages (when the bench's memory is THP). */
     sleep4k?: FloorResult | undefined;
+    /**
+     * The handler sleeping, serving the bench's own writer load (its writer count at its rate, paced
+     * alike) instead of one writer back to back: what the machine gives that load at best. Absent in
+     * older results, or when the program cannot take a load (`loadError`).
+     */
+    benchLoad?: FloorResult | undefined;
+    /** The same with one thread spinning beside it, as a snapshot's scan or sink does. */
+    benchLoadBusy?: FloorResult | undefined;
+    loadError?: string | undefined;
     source?: string | undefined;
     error?: string | undefined;
   };
@@ -190,6 +206,16 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
           `targets (b): floor program, handler sleeping in poll(2), 4 KiB pages, ${o.floorFaults} faults`,
         );
         floor.sleep4k = await runFloor(bin, mib, o.floorFaults, 'sleep', false);
+      }
+      const load: FloorLoad = { writers: o.writers, rate: o.ratePerWriter, busy: 0 };
+      try {
+        o.log(`targets (b): floor program, handler sleeping in poll(2), ${pages}, ${loadText(load)}`);
+        floor.benchLoad = await runFloor(bin, mib, o.floorFaults, 'sleep', thp, load);
+        const busy = { ...load, busy: 1 };
+        o.log(`targets (b): floor program, handler sleeping in poll(2), ${pages}, ${loadText(busy)}`);
+        floor.benchLoadBusy = await runFloor(bin, mib, o.floorFaults, 'sleep', thp, busy);
+      } catch (error) {
+        floor.loadError = (error as Error).message;
       }
     } catch (error) {
       floor.error = (error as Error).message;
@@ -318,7 +344,14 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
     goal: '≤ 1.5 × floor p99',
     measured:
       bestB && best && floorP99
-        ? `best ${best.mode}/${best.policy}${best.quiescePauseNs === undefined ? ' (no quiesce)' : ''}: ${fmtNs(best.writer.p99)} vs floor ${fmtNs(floorP99)} = ${(best.writer.p99 / floorP99).toFixed(2)}×${runsText(bestB)}`
+        ? `best ${best.mode}/${best.policy}${best.quiescePauseNs === undefined ? ' (no quiesce)' : ''}: ${fmtNs(best.writer.p99)} vs floor ${fmtNs(floorP99)} = ${(best.writer.p99 / floorP99).toFixed(2)}×${runsText(bestB)}` +
+          (floor.benchLoad
+            ? `; for comparison, the same C handler serving the bench's writers (${loadText(floor.benchLoad.load)}): ` +
+              `p99 ${fmtNs(floor.benchLoad.p99Ns)}, bgsnap ${(best.writer.p99 / floor.benchLoad.p99Ns).toFixed(2)}× that` +
+              (floor.benchLoadBusy
+                ? `; with one busy thread beside them: p99 ${fmtNs(floor.benchLoadBusy.p99Ns)}`
+                : '')
+            : '')
         : `not measured (${floor.error ?? 'no faults recorded'})`,
     pass: best && floorP99 ? best.writer.p99 <= 1.5 * floorP99 : undefined,
   });
@@ -424,11 +457,17 @@ export function targetsMarkdown(t: TargetsResult): string {
     `\n**(b)** floor program ${t.floor.source ? `\`${t.floor.source}\`` : ''}${t.floor.error ? ` — ${t.floor.error}` : ''}\n\n` +
       `- handler sleeping in poll(2)${t.floor.sleep?.thp ? ', THP' : ''}: ${fl(t.floor.sleep)}\n` +
       `- handler spinning${t.floor.spin?.thp ? ', THP' : ''}: ${fl(t.floor.spin)}\n` +
-      `${t.floor.sleep4k ? `- handler sleeping in poll(2), 4 KiB pages: ${fl(t.floor.sleep4k)}\n` : ''}\n` +
+      `${t.floor.sleep4k ? `- handler sleeping in poll(2), 4 KiB pages: ${fl(t.floor.sleep4k)}\n` : ''}` +
+      [t.floor.benchLoad, t.floor.benchLoadBusy]
+        .filter((f): f is FloorResult => f !== undefined)
+        .map((f) => `- handler sleeping in poll(2)${f.thp ? ', THP' : ''}, ${loadText(f.load)}: ${fl(f)}\n`)
+        .join('') +
+      `${t.floor.loadError ? `- the bench's writer load: not measured — ${t.floor.loadError}\n` : ''}\n` +
       `Each row is a case's median run by writer p99; the last column lists every run's p99, and "no stall > 5 ms" holds only if it held in every run.\n\n`,
   );
   const sleepP99 = t.floor.sleep?.p99Ns;
   const spinP99 = t.floor.spin?.p99Ns;
+  const loadP99 = t.floor.benchLoad?.p99Ns;
   const ratio = (v: number, f: number | undefined): string => (f ? `${(v / f).toFixed(2)}×` : '–');
   parts.push(
     markdownTable(
@@ -441,6 +480,7 @@ export function targetsMarkdown(t: TargetsResult): string {
         'writer p99',
         'p99 / floor (sleep)',
         'p99 / floor (spin)',
+        'p99 / floor (same writers)',
         'p99.9',
         'longest store',
         'stores > 5 ms',
@@ -459,6 +499,7 @@ export function targetsMarkdown(t: TargetsResult): string {
         fmtNs(r.writer.p99),
         ratio(r.writer.p99, sleepP99),
         ratio(r.writer.p99, spinP99),
+        ratio(r.writer.p99, loadP99),
         fmtNs(r.writer.p999),
         fmtNs(r.longestWriterStallNs),
         String(r.writesOver5ms),
