@@ -2,6 +2,7 @@
 // object lifetimes; the mechanics live in mapping.cc, uffd-open.cc and session.cc.
 #include <node_api.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -242,6 +243,8 @@ struct SessionBox {
   napi_env env = nullptr;
   napi_threadsafe_function tsfn = nullptr;
   std::atomic<bool> tsfn_released{false};
+  std::vector<FaultEvent> take_scratch;  // reused by every take: no allocation per call
+  std::vector<uint8_t*> free_scratch;
 };
 
 std::mutex g_sessions_mu;
@@ -434,34 +437,53 @@ bool ThrowPending(napi_env env, Session* s) {
   return true;
 }
 
+bool GetBytes(napi_env env, napi_value v, const char* what, uint8_t** data, size_t* len);
+
+// sessionTake(session, max, meta: Float64Array, contents?: Uint8Array) -> number of events taken.
+// Fills the caller's buffers, which it reuses from call to call: six doubles per event in `meta`
+// (region, page, raised, released, tid, copy index or -1) and each copy's bytes at copy index ×
+// page size in `contents`. Nothing is allocated here, so taking faults never maps or unmaps memory
+// (see session.h). Takes at most what both buffers hold.
 napi_value SessionTake(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  napi_value argv[4];
+  if (!GetArgs(env, info, 4, argv)) return nullptr;
   SessionBox* b = UnwrapSession(env, argv[0]);
   if (!b) return nullptr;
   double maxd;
   if (!GetDouble(env, argv[1], &maxd)) return nullptr;
   Session* s = b->session;
   if (ThrowPending(env, s)) return nullptr;
-  std::vector<FaultEvent> evs;
-  s->Take(static_cast<size_t>(maxd), &evs);
-  napi_value undef;
-  napi_get_undefined(env, &undef);
-  if (evs.empty()) return undef;
+  napi_typedarray_type type;
+  size_t meta_len = 0, off = 0;
+  void* meta_p = nullptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, argv[2], &type, &meta_len, &meta_p, &ab, &off) != napi_ok ||
+      type != napi_float64_array) {
+    napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: take needs a Float64Array for the events");
+    return nullptr;
+  }
+  size_t cap = meta_len / 6;
   const size_t ps = s->page_size();
-  size_t copies = 0;
-  for (auto& e : evs)
-    if (e.copy) copies++;
-  napi_value meta_ab, meta, o;
-  double* meta_data = nullptr;
-  CHECK_NAPI(napi_create_arraybuffer(env, evs.size() * 6 * sizeof(double), reinterpret_cast<void**>(&meta_data), &meta_ab));
-  CHECK_NAPI(napi_create_typedarray(env, napi_float64_array, evs.size() * 6, meta_ab, 0, &meta));
   uint8_t* contents = nullptr;
-  napi_value contents_ab = undef;
-  if (copies) CHECK_NAPI(napi_create_arraybuffer(env, copies * ps, reinterpret_cast<void**>(&contents), &contents_ab));
+  napi_valuetype vt;
+  napi_typeof(env, argv[3], &vt);
+  if (vt != napi_undefined) {
+    size_t clen = 0;
+    if (!GetBytes(env, argv[3], "contents", &contents, &clen)) return nullptr;
+    if (s->mode() == Mode::kCopy) cap = std::min(cap, clen / ps);
+  } else if (s->mode() == Mode::kCopy) {
+    cap = 0;  // nowhere to put the copies: only a pending error can come out
+  }
+  const size_t want = static_cast<size_t>(std::max(0.0, std::min(maxd, static_cast<double>(cap))));
+  std::vector<FaultEvent>& evs = b->take_scratch;
+  evs.clear();
+  s->Take(want, &evs);  // also when 0: it records the caller as the fault-handling thread
+  double* meta = static_cast<double*>(meta_p);
+  std::vector<uint8_t*>& done = b->free_scratch;
+  done.clear();
   size_t ci = 0;
   for (size_t i = 0; i < evs.size(); i++) {
-    double* m = meta_data + i * 6;
+    double* m = meta + i * 6;
     m[0] = evs[i].region;
     m[1] = static_cast<double>(evs[i].page);
     m[2] = evs[i].raised_at;
@@ -469,15 +491,17 @@ napi_value SessionTake(napi_env env, napi_callback_info info) {
     m[4] = evs[i].tid;
     m[5] = -1;
     if (evs[i].copy) {
-      memcpy(contents + ci * ps, evs[i].copy, ps);
-      m[5] = static_cast<double>(ci++);
-      s->FreeSlot(evs[i].copy);
+      if (contents) {
+        memcpy(contents + ci * ps, evs[i].copy, ps);
+        m[5] = static_cast<double>(ci++);
+      }
+      done.push_back(evs[i].copy);
     }
   }
-  CHECK_NAPI(napi_create_object(env, &o));
-  napi_set_named_property(env, o, "meta", meta);
-  napi_set_named_property(env, o, "contents", contents_ab);
-  return o;
+  s->FreeSlots(done);
+  napi_value n;
+  napi_create_double(env, static_cast<double>(evs.size()), &n);
+  return n;
 }
 
 napi_value SessionArm(napi_env env, napi_callback_info info) {

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,19 @@ Session* Session::Create(const SessionOptions& opts, NativeError* err) {
   }
   // From here on the destructor undoes everything (unregister, close, unref).
   if (!uffd_open(opts.want_unpopulated, &s->uffd_, err)) return nullptr;
+  if (s->mode_ == Mode::kCopy) {
+    // MAP_NORESERVE: a large copyBufferPages reserves address space, not memory, until faults use it.
+    s->slab_bytes_ = s->copy_slots_ * s->page_size_;
+    void* slab = mmap(nullptr, s->slab_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (slab == MAP_FAILED) {
+      s->slab_bytes_ = 0;
+      *err = errno_error("mmap", errno, std::to_string(s->copy_slots_) + " copy slots");
+      return nullptr;
+    }
+    s->slab_ = static_cast<uint8_t*>(slab);
+    s->free_slots_.reserve(s->copy_slots_);
+    for (size_t i = s->copy_slots_; i > 0; i--) s->free_slots_.push_back(static_cast<uint32_t>(i - 1));
+  }
   s->efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (s->efd_ < 0) {
     *err = errno_error("eventfd", errno, "");
@@ -80,6 +94,7 @@ Session* Session::Create(const SessionOptions& opts, NativeError* err) {
 
 Session::~Session() {
   Stop();
+  if (slab_) munmap(slab_, slab_bytes_);
 }
 
 bool Session::knows_thread_id() const { return (uffd_.features & UFFD_FEATURE_THREAD_ID) != 0; }
@@ -309,6 +324,7 @@ void Session::HandleFault(uint64_t addr, uint32_t tid, double t) {
   // Copy-on-fault: whoever sets the bit first owns the page. If the scan owns it, the scan releases it
   // shortly (the writer waits for that); if we own it, we copy and release now.
   const uint64_t mask = 1ULL << (page & 63);
+  uint8_t* copy = nullptr;
   if (r.taken[page >> 6].fetch_or(mask) & mask) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.faults++;
@@ -318,26 +334,37 @@ void Session::HandleFault(uint64_t addr, uint32_t tid, double t) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     stats_.faults++;
-    if (slots_in_use_ >= copy_slots_ && !protecting_.load()) {
+    if (free_slots_.empty() && !protecting_.load()) {
       stats_.slot_waits++;
       // The save loop has to drain first; make sure it knows there is something to drain.
       lock.unlock();
       if (armed_.exchange(false)) Notify(1);
       lock.lock();
-      slots_cv_.wait(lock, [this] { return stopping_.load() || protecting_.load() || slots_in_use_ < copy_slots_; });
+      slots_cv_.wait(lock, [this] { return stopping_.load() || protecting_.load() || !free_slots_.empty(); });
       if (stopping_.load()) return;  // stop() releases every page
+    }
+    if (!free_slots_.empty()) {
+      copy = slab_ + static_cast<size_t>(free_slots_.back()) * page_size_;
+      free_slots_.pop_back();
     }
     slots_in_use_++;
     stats_.max_slots_in_use = std::max<uint64_t>(stats_.max_slots_in_use, slots_in_use_);
   }
-  uint8_t* copy = static_cast<uint8_t*>(malloc(page_size_));
   if (!copy) {
-    RecordError(errno_error("malloc", ENOMEM, "copying a faulted page"));
-    return;
+    // Only while protecting, when faults do not wait for slots: past the slab, a heap page.
+    copy = static_cast<uint8_t*>(malloc(page_size_));
+    if (!copy) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        slots_in_use_--;
+      }
+      RecordError(errno_error("malloc", ENOMEM, "copying a faulted page"));
+      return;
+    }
   }
   memcpy(copy, page_addr, page_size_);
   if (!WriteProtect(page_addr, page_size_, false, &e)) {
-    free(copy);
+    FreeSlot(copy);
     RecordError(e);
     return;
   }
@@ -363,10 +390,31 @@ size_t Session::Take(size_t max, std::vector<FaultEvent>* out) {
   return n;
 }
 
-void Session::FreeSlot(uint8_t* copy) {
-  free(copy);
+void Session::FreeSlots(const std::vector<uint8_t*>& copies) {
+  if (copies.empty()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (uint8_t* copy : copies) {
+      if (InSlab(copy)) free_slots_.push_back(static_cast<uint32_t>(static_cast<size_t>(copy - slab_) / page_size_));
+      if (slots_in_use_ > 0) slots_in_use_--;
+    }
+  }
+  for (uint8_t* copy : copies)
+    if (!InSlab(copy)) free(copy);
+  slots_cv_.notify_one();
+}
+
+bool Session::InSlab(const uint8_t* copy) const {
+  return slab_ && copy >= slab_ && copy < slab_ + slab_bytes_;
+}
+
+void Session::FreeSlot(uint8_t* copy) {
+  if (!copy) return;
+  const bool in_slab = InSlab(copy);
+  if (!in_slab) free(copy);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (in_slab) free_slots_.push_back(static_cast<uint32_t>(static_cast<size_t>(copy - slab_) / page_size_));
     if (slots_in_use_ > 0) slots_in_use_--;
   }
   slots_cv_.notify_one();
@@ -474,7 +522,8 @@ void Session::Stop() {
   efd_ = -1;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& ev : events_) free(ev.copy);
+    for (auto& ev : events_)
+      if (!InSlab(ev.copy)) free(ev.copy);  // slab copies go with the slab, in the destructor
     events_.clear();
     events_size_.store(0);
     for (auto& kv : preserved_) free(kv.second);

@@ -8,7 +8,10 @@
 // once, and read() later returns the preserved bytes instead of the live memory.
 //
 // Copy-on-fault mode: the fault thread claims the page in a per-region atomic bitmap (shared with the
-// scan's claim()), copies it into a bounded set of slots, releases it and queues the copy.
+// scan's claim()), copies it into one of a fixed set of slots, releases it and queues the copy. The
+// slots are one mapping made when the session is created: once protection is done a fault never
+// allocates and taking faults never frees (past the slots, faults wait for the save loop), because every mmap/munmap/brk of the process takes the mm's lock for writing, which
+// the writers' faults and the fault thread's release wait behind.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -42,7 +45,7 @@ struct FaultEvent {
   double raised_at;    // fault thread's read time
   double released_at;  // copy mode (and preserved pages): when the page was released; else 0
   uint32_t tid;
-  uint8_t* copy;       // copy mode: malloc'd page, owned by the event
+  uint8_t* copy;       // copy mode: the event's slot (returned with FreeSlot); else nullptr
 };
 
 struct SessionStats {
@@ -76,7 +79,13 @@ class Session {
   bool Start(NativeError* err);
   // Moves up to `max` events into `out`, recording the caller as the fault-handling thread.
   size_t Take(size_t max, std::vector<FaultEvent>* out);
+  // Returns a copy-mode event's slot; the bytes may be overwritten by the next fault from then on.
   void FreeSlot(uint8_t* copy);
+  // FreeSlot for several copies under one lock: a take returns all its slots at once, so that the fault
+  // thread, which takes the same lock for every fault, meets it at most once per take.
+  void FreeSlots(const std::vector<uint8_t*>& copies);
+  // Whether a copy lives in the slab (else it is a heap page, taken past the slab while protecting).
+  bool InSlab(const uint8_t* copy) const;
   // Returns the number of pending events; when 0, asks the fault thread to notify on the next one.
   size_t Arm();
   size_t Claim(uint32_t region, uint64_t first, uint64_t count);
@@ -140,6 +149,9 @@ class Session {
   std::atomic<size_t> events_size_{0};
   std::unordered_map<uint64_t, uint8_t*> preserved_;  // key: region << 44 | page
   size_t slots_in_use_ = 0;
+  uint8_t* slab_ = nullptr;            // copy mode: copy_slots_ pages, mapped once
+  size_t slab_bytes_ = 0;
+  std::vector<uint32_t> free_slots_;   // indices into slab_, under mu_
   // Written under mu_; atomic so that the empty-queue fast path can read it without the lock.
   std::atomic<bool> have_pending_error_{false};
   NativeError pending_error_;

@@ -65,10 +65,12 @@ export interface NativeBinding {
   };
   sessionStart(s: NativeSession): void;
   sessionRef(s: NativeSession, on: boolean): void;
-  sessionTake(
-    s: NativeSession,
-    max: number,
-  ): { meta: Float64Array; contents: ArrayBuffer | undefined } | undefined;
+  /**
+   * Moves up to `max` events (and as many as the buffers hold) into `meta`, six numbers each: region,
+   * page, raised, released, thread id, copy index (-1: none); copy `i`'s bytes at `i × pageSize` of
+   * `contents`. Returns the number of events.
+   */
+  sessionTake(s: NativeSession, max: number, meta: Float64Array, contents: Uint8Array | undefined): number;
   sessionArm(s: NativeSession): number;
   sessionClaim(s: NativeSession, region: number, first: number, count: number): number;
   sessionNeedsPatch(s: NativeSession): boolean;

@@ -110,6 +110,8 @@ export const uffdClock: MonotonicClock = {
 };
 
 const DEFAULT_CHUNK = 128 << 20;
+/** Most events one take moves; a burst larger than this is taken over several calls. */
+const TAKE_EVENTS = 1024;
 const live = new Set<UffdFaultSource>();
 let exitHookInstalled = false;
 
@@ -157,6 +159,13 @@ export class UffdFaultSource implements FaultSource {
   readonly #waiters = new Set<() => void>();
   #startDone: (() => void) | undefined;
   #finalStats: NativeStats | undefined;
+  /** Reused by every take, six numbers per event: taking faults allocates nothing the size of a page. */
+  readonly #takeMeta = new Float64Array(6 * TAKE_EVENTS);
+  /**
+   * Copy-on-fault: where a take puts the copies, reused by the next take (the contract allows it). A
+   * fresh buffer per take made the process map and unmap memory while writers were faulting.
+   */
+  readonly #takeContents: Uint8Array | undefined;
 
   /** Use {@link createUffdFaultSource}. */
   constructor(options: UffdFaultSourceOptions) {
@@ -194,6 +203,8 @@ export class UffdFaultSource implements FaultSource {
       memories.add(r.memory);
     });
     this.mode = mode;
+    this.#takeContents =
+      mode === 'copy-on-fault' ? new Uint8Array(Math.min(slots, TAKE_EVENTS) * this.#pageSize) : undefined;
     const tokens = regions.map((r) => tokenOf(r.memory));
     // Private references: the source's views stay valid when the caller releases its TrackedMemory.
     this.#memories = regions.map((r) => TrackedMemory.attach(r.memory.handle));
@@ -253,7 +264,7 @@ export class UffdFaultSource implements FaultSource {
         if (this.#state !== 'tracking') return resolve();
         try {
           // A failed protect call surfaces as the session's pending error.
-          native(() => this.#binding.sessionTake(this.#session, 0));
+          native(() => this.#binding.sessionTake(this.#session, 0, this.#takeMeta, this.#takeContents));
           resolve();
         } catch (e) {
           this.stopSync();
@@ -392,13 +403,16 @@ export class UffdFaultSource implements FaultSource {
   }
 
   #take(max: number): WriteFault[] {
-    const out = native(() => this.#binding.sessionTake(this.#session, Math.min(max, 0x7fffffff)));
-    if (!out) return [];
+    const meta = this.#takeMeta;
+    const contents = this.#takeContents;
+    const n = native(() =>
+      this.#binding.sessionTake(this.#session, Math.min(max, 0x7fffffff), meta, contents),
+    );
+    if (n === 0) return [];
     const fetchedAt = this.#binding.now();
-    const { meta, contents } = out;
     const ps = this.#pageSize;
     const faults: WriteFault[] = [];
-    for (let i = 0; i < meta.length; i += 6) {
+    for (let i = 0; i < n * 6; i += 6) {
       const base = {
         region: meta[i]!,
         page: meta[i + 1]!,
@@ -409,7 +423,7 @@ export class UffdFaultSource implements FaultSource {
       const ci = meta[i + 5]!;
       faults.push(
         ci >= 0 && contents
-          ? { ...base, contents: new Uint8Array(contents, ci * ps, ps), releasedAt: meta[i + 3]! }
+          ? { ...base, contents: contents.subarray(ci * ps, ci * ps + ps), releasedAt: meta[i + 3]! }
           : base,
       );
     }
