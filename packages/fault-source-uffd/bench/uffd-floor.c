@@ -14,6 +14,7 @@
 // writers' faults and the cost of the same write to an unprotected page.
 // build: cc -O2 -pthread uffd-floor.c -o uffd-floor   (the bench script does this)
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -92,6 +93,15 @@ static void *handler(void *arg) {
     }
   }
   return NULL;
+}
+
+// pthread_create returns its error instead of setting errno.
+static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what) {
+  int rc = pthread_create(t, NULL, fn, arg);
+  if (rc) {
+    errno = rc;
+    die(what);
+  }
 }
 
 static void sleep_ms(long ms) {
@@ -177,10 +187,10 @@ int main(int argc, char **argv) {
   uint64_t protect_ns = now_ns() - t0;
 
   pthread_t th;
-  if (pthread_create(&th, NULL, handler, NULL)) die("pthread_create (handler)");
+  start_thread(&th, handler, NULL, "pthread_create (handler)");
   pthread_t busy[MAX_WRITERS];
   for (long b = 0; b < nbusy; b++)
-    if (pthread_create(&busy[b], NULL, busy_main, NULL)) die("pthread_create (busy)");
+    start_thread(&busy[b], busy_main, NULL, "pthread_create (busy)");
   seen = calloc(pages, 1);
   uint64_t *lat = malloc(sizeof(uint64_t) * (size_t)faults);
   if (!seen || !lat) die("malloc");
@@ -191,7 +201,7 @@ int main(int argc, char **argv) {
     ws[w].want = faults / nwriters + (w < faults % nwriters ? 1 : 0);
     ws[w].lat = lat + given;
     given += ws[w].want;
-    if (pthread_create(&ws[w].thread, NULL, writer_main, &ws[w])) die("pthread_create (writer)");
+    start_thread(&ws[w].thread, writer_main, &ws[w], "pthread_create (writer)");
   }
   for (long w = 0; w < nwriters; w++) pthread_join(ws[w].thread, NULL);
   busy_done = 1;

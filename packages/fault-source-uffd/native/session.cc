@@ -390,33 +390,33 @@ size_t Session::Take(size_t max, std::vector<FaultEvent>* out) {
   return n;
 }
 
-void Session::FreeSlots(const std::vector<uint8_t*>& copies) {
-  if (copies.empty()) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (uint8_t* copy : copies) {
-      if (InSlab(copy)) free_slots_.push_back(static_cast<uint32_t>(static_cast<size_t>(copy - slab_) / page_size_));
-      if (slots_in_use_ > 0) slots_in_use_--;
-    }
-  }
-  for (uint8_t* copy : copies)
-    if (!InSlab(copy)) free(copy);
-  slots_cv_.notify_one();
-}
-
 bool Session::InSlab(const uint8_t* copy) const {
   return slab_ && copy >= slab_ && copy < slab_ + slab_bytes_;
 }
 
-void Session::FreeSlot(uint8_t* copy) {
-  if (!copy) return;
-  const bool in_slab = InSlab(copy);
-  if (!in_slab) free(copy);
+void Session::ReturnSlotLocked(uint8_t* copy) {
+  if (InSlab(copy)) free_slots_.push_back(static_cast<uint32_t>(static_cast<size_t>(copy - slab_) / page_size_));
+  if (slots_in_use_ > 0) slots_in_use_--;
+}
+
+void Session::FreeSlots(const std::vector<uint8_t*>& copies) {
+  if (copies.empty()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (in_slab) free_slots_.push_back(static_cast<uint32_t>(static_cast<size_t>(copy - slab_) / page_size_));
-    if (slots_in_use_ > 0) slots_in_use_--;
+    for (uint8_t* copy : copies) ReturnSlotLocked(copy);
   }
+  for (uint8_t* copy : copies)
+    if (!InSlab(copy)) free(copy);  // a heap page, taken past the slab while protecting
+  slots_cv_.notify_one();
+}
+
+void Session::FreeSlot(uint8_t* copy) {
+  if (!copy) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ReturnSlotLocked(copy);
+  }
+  if (!InSlab(copy)) free(copy);
   slots_cv_.notify_one();
 }
 

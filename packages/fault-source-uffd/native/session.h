@@ -10,8 +10,9 @@
 // Copy-on-fault mode: the fault thread claims the page in a per-region atomic bitmap (shared with the
 // scan's claim()), copies it into one of a fixed set of slots, releases it and queues the copy. The
 // slots are one mapping made when the session is created: once protection is done a fault never
-// allocates and taking faults never frees (past the slots, faults wait for the save loop), because every mmap/munmap/brk of the process takes the mm's lock for writing, which
-// the writers' faults and the fault thread's release wait behind.
+// allocates and taking faults never frees (past the slots, faults wait for the save loop), because
+// every mmap/munmap/brk of the process takes the mm's lock for writing, which the writers' faults and
+// the fault thread's release wait behind.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -123,6 +124,8 @@ class Session {
   void HandleFault(uint64_t addr, uint32_t tid, double t);
   bool WriteProtect(uint8_t* addr, size_t len, bool protect, NativeError* err);
   void RecordError(const NativeError& e);
+  // Puts a copy's slot back on the free list (slab copies only); under mu_.
+  void ReturnSlotLocked(uint8_t* copy);
   void Notify(int kind);
   int FindRegion(uint64_t addr) const;
 
