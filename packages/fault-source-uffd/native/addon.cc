@@ -437,7 +437,19 @@ bool ThrowPending(napi_env env, Session* s) {
   return true;
 }
 
-bool GetBytes(napi_env env, napi_value v, const char* what, uint8_t** data, size_t* len);
+bool GetBytes(napi_env env, napi_value v, const char* what, uint8_t** data, size_t* len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  void* p = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok || type != napi_uint8_array) {
+    std::string m = std::string("bgsnap addon: ") + what + " must be a Uint8Array";
+    napi_throw_type_error(env, "EBGSNAP_ARGS", m.c_str());
+    return false;
+  }
+  *data = static_cast<uint8_t*>(p);
+  return true;
+}
 
 // sessionTake(session, max, meta: Float64Array, contents?: Uint8Array) -> number of events taken.
 // Fills the caller's buffers, which it reuses from call to call: six doubles per event in `meta`
@@ -558,18 +570,15 @@ napi_value SessionPatch(napi_env env, napi_callback_info info) {
   uint32_t r;
   uint64_t f, c;
   if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
-  void* data = nullptr;
+  uint8_t* data = nullptr;
   size_t len = 0;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, argv[4], &type, &len, &data, &ab, &off) != napi_ok || type != napi_uint8_array ||
-      len < c * b->session->page_size()) {
+  if (!GetBytes(env, argv[4], "patch target", &data, &len)) return nullptr;
+  if (len < c * b->session->page_size()) {
     napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: patch target too small");
     return nullptr;
   }
   napi_value out;
-  napi_create_double(env, static_cast<double>(b->session->Patch(r, f, c, static_cast<uint8_t*>(data))), &out);
+  napi_create_double(env, static_cast<double>(b->session->Patch(r, f, c, data)), &out);
   return out;
 }
 
@@ -663,20 +672,6 @@ napi_value Inject(napi_env env, napi_callback_info info) {
   if (!GetDouble(env, argv[1], &v)) return nullptr;
   uffd_inject(std::string(point, len), static_cast<int64_t>(v));
   return nullptr;
-}
-
-bool GetBytes(napi_env env, napi_value v, const char* what, uint8_t** data, size_t* len) {
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  void* p = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok || type != napi_uint8_array) {
-    std::string m = std::string("bgsnap addon: ") + what + " must be a Uint8Array";
-    napi_throw_type_error(env, "EBGSNAP_ARGS", m.c_str());
-    return false;
-  }
-  *data = static_cast<uint8_t*>(p);
-  return true;
 }
 
 bool GetSeed(napi_env env, napi_value v, uint32_t* seed) {

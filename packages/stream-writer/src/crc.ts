@@ -64,7 +64,7 @@ function loadFast(): Crc32 | undefined {
   try {
     const require = createRequire(import.meta.url);
     const mod = require('@node-rs/crc32') as { crc32(input: Uint8Array, initial?: number): number };
-    return checkedCrc32((data, seed) => mod.crc32(data, seed));
+    return checkedCrc32(mod.crc32);
   } catch {
     return undefined;
   }

@@ -633,14 +633,12 @@ class Writer implements SnapshotWriter {
       // the source right before copying it, so that the copy reads from cache.
       if (this.copyCrc32) {
         crc = this.copyCrc32(src.subarray(start, start + bytes), this.batch.subarray(dst, dst + bytes), crc);
-        this.sealRecordWithCrc(bytes, crc);
-        done += n;
-        continue;
-      }
-      for (let o = 0; o < bytes; o += COPY_PIECE) {
-        const piece = src.subarray(start + o, start + Math.min(bytes, o + COPY_PIECE));
-        crc = this.crc32(piece, crc);
-        this.batch.set(piece, dst + o);
+      } else {
+        for (let o = 0; o < bytes; o += COPY_PIECE) {
+          const piece = src.subarray(start + o, start + Math.min(bytes, o + COPY_PIECE));
+          crc = this.crc32(piece, crc);
+          this.batch.set(piece, dst + o);
+        }
       }
       this.sealRecordWithCrc(bytes, crc);
       done += n;

@@ -23,7 +23,7 @@ export function memcpyBaseline(memory: TrackedMemory): () => number {
  * A plain copy of memory read right after its first write-protection. Per pass: fresh memory (THP when
  * available), filled, write-protected by a plain userfaultfd source, then copied once, block by block,
  * into a pre-touched buffer; returns bytes/s of each copy. On these VMs the first read after the first
- * write-protection of freshly host-backed memory is several times slower than `memcpyThroughput`,
+ * write-protection of freshly host-backed memory is several times slower than a `memcpyBaseline` pass,
  * although no fault is taken; later protections of the same memory do not repeat it (BENCHMARKS.md).
  */
 export async function protectedMemcpyThroughput(

@@ -222,6 +222,20 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     }
   }
   const results: BenchResult[] = [];
+  /** Runs one (b) or (c) case `o.reps` times into `into`: verdicts take each case's median run. */
+  const repeatCase = async (
+    label: string,
+    c: Pick<NativeCase, 'mode' | 'policy' | 'profile'> & Partial<NativeCase>,
+    tag: string,
+    into: BenchRow[],
+  ): Promise<void> => {
+    for (let k = 1; k <= o.reps; k++) {
+      o.log(`${label}, run ${k}/${o.reps}`);
+      const r = await runNativeCase({ ...base, ...c, tag: `${tag}${k}` });
+      into.push(r.row);
+      results.push(r);
+    }
+  };
   const latencyRuns: BenchRow[] = [];
   for (const mode of ['plain', 'copy-on-fault'] as const) {
     const cases: [string, boolean][] = [
@@ -231,21 +245,12 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
       ['latency', false],
     ];
     for (const [name, quiesce] of cases) {
-      for (let k = 1; k <= o.reps; k++) {
-        o.log(
-          `targets (b): ${mode}, ${name}${quiesce ? '' : ', no quiesce'}, ${o.writers} writers, file sink, run ${k}/${o.reps}`,
-        );
-        const r = await runNativeCase({
-          ...base,
-          mode,
-          policy: policy(name),
-          profile: none,
-          quiesce,
-          tag: `b${k}`,
-        });
-        latencyRuns.push(r.row);
-        results.push(r);
-      }
+      await repeatCase(
+        `targets (b): ${mode}, ${name}${quiesce ? '' : ', no quiesce'}, ${o.writers} writers, file sink`,
+        { mode, policy: policy(name), profile: none, quiesce },
+        'b',
+        latencyRuns,
+      );
     }
   }
 
@@ -253,18 +258,12 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   const stallRuns: BenchRow[] = [];
   for (const mode of ['plain', 'copy-on-fault'] as const) {
     for (const name of ['unlimited', 'qemu', 'qemu-true', 'latency', 'latency+bucket']) {
-      for (let k = 1; k <= o.reps; k++) {
-        o.log(`targets (c): ${mode}, ${name}, stalling sink, run ${k}/${o.reps}`);
-        const r = await runNativeCase({
-          ...base,
-          mode,
-          policy: policy(name),
-          profile: o.stallProfile,
-          tag: `c${k}`,
-        });
-        stallRuns.push(r.row);
-        results.push(r);
-      }
+      await repeatCase(
+        `targets (c): ${mode}, ${name}, stalling sink`,
+        { mode, policy: policy(name), profile: o.stallProfile },
+        'c',
+        stallRuns,
+      );
     }
   }
 
