@@ -5,6 +5,11 @@ import { type FakeBug, fakeHarness } from './fake-backend.test-helper.js';
 // The suite as a backend author uses it, against a correct fake in both modes.
 describeFaultSourceConformance('correct fake (plain)', fakeHarness('none', false));
 describeFaultSourceConformance('correct fake (copy-on-fault)', fakeHarness('none', true));
+// The contract lets copy-on-fault contents live only until the next take; the suite must not read them later.
+describeFaultSourceConformance(
+  'correct fake (copy-on-fault, contents in a buffer each take overwrites)',
+  fakeHarness('none', true, true),
+);
 
 // Each deliberate contract violation must make the check that targets it fail.
 const mutants: [FakeBug, boolean, string][] = [

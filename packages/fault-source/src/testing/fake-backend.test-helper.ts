@@ -61,10 +61,13 @@ class FakeSource implements FaultSource {
   private queue: WriteFault[] = [];
   private waiters = new Set<() => void>();
   private faultCount = 0;
+  // What a backend that reuses one buffer for its takes' contents hands out; see `reuseContents`.
+  private shared = new Uint8Array(0);
 
   constructor(
     readonly bug: FakeBug,
     copiesOnFault: boolean,
+    readonly reuseContents = false,
   ) {
     this.capabilities = {
       knowsFaultTime: true,
@@ -184,7 +187,21 @@ class FakeSource implements FaultSource {
         ? this.queue.length
         : Math.min(max ?? Number.POSITIVE_INFINITY, this.queue.length);
     const now = this.clock.now();
-    return this.queue.splice(0, n).map((e) => ({ ...e, fetchedAt: now }));
+    const taken = this.queue.splice(0, n).map((e) => ({ ...e, fetchedAt: now }));
+    return this.reuseContents ? this.intoSharedBuffer(taken) : taken;
+  }
+
+  // The contract lets contents live only until the next take, as the native backend's do. Every take
+  // scribbles over the whole buffer first, so a caller that keeps reading old contents sees garbage.
+  private intoSharedBuffer(taken: WriteFault[]): WriteFault[] {
+    if (this.shared.length < taken.length * PAGE) this.shared = new Uint8Array(taken.length * PAGE);
+    this.shared.fill(0xee);
+    return taken.map((e, i) => {
+      if (!e.contents) return e;
+      const slot = this.shared.subarray(i * PAGE, (i + 1) * PAGE);
+      slot.set(e.contents);
+      return { ...e, contents: slot };
+    });
   }
 
   async waitForFaults(timeoutNs: number, max?: number): Promise<readonly WriteFault[]> {
@@ -251,12 +268,15 @@ class FakeSource implements FaultSource {
   }
 }
 
-/** A harness over the fake, with timings short enough for unit tests. */
-export function fakeHarness(bug: FakeBug, copiesOnFault: boolean): ConformanceHarness {
+/**
+ * A harness over the fake, with timings short enough for unit tests. `reuseContents` makes the fake
+ * hand out copy-on-fault contents in one buffer that each take overwrites, which the contract allows.
+ */
+export function fakeHarness(bug: FakeBug, copiesOnFault: boolean, reuseContents = false): ConformanceHarness {
   return {
     copiesOnFault,
     create(): ConformanceSubject {
-      const source = new FakeSource(bug, copiesOnFault);
+      const source = new FakeSource(bug, copiesOnFault, reuseContents);
       return {
         source,
         write: (r, p) => source.write(r, p),

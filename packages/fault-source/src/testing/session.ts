@@ -17,6 +17,9 @@ export class Session {
   readonly t0: number;
   private readonly seen: WriteFault[] = [];
   private readonly matched = new Set<WriteFault>();
+  // Contents as delivered: a backend may reuse the buffer at the next take, and expectFault() can hand
+  // out an event taken several takes ago.
+  private readonly keptContents = new Map<WriteFault, Uint8Array>();
 
   constructor(
     readonly subject: ConformanceSubject,
@@ -112,6 +115,7 @@ export class Session {
         }
       }
     }
+    if (e.contents !== undefined) this.keptContents.set(e, e.contents.slice());
     this.seen.push(e);
   }
 
@@ -133,14 +137,15 @@ export class Session {
 
   /**
    * Waits until an event naming `region`/`page` arrives, failing after `eventTimeoutNs` without one.
-   * Events taken earlier but not yet matched count too; other events taken meanwhile are recorded in
-   * {@link Session.events}.
+   * Events taken earlier but not yet matched count too, with their contents as they were delivered;
+   * other events taken meanwhile are recorded in {@link Session.events}.
    */
   async expectFault(region: number, page: number): Promise<WriteFault> {
     const earlier = this.seen.find((e) => e.region === region && e.page === page && !this.matched.has(e));
     if (earlier) {
       this.matched.add(earlier);
-      return earlier;
+      const kept = this.keptContents.get(earlier);
+      return kept ? { ...earlier, contents: kept } : earlier;
     }
     const deadline = this.source.clock.now() + this.h.eventTimeoutNs;
     for (;;) {
