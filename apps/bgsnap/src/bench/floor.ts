@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { compileC, nativeBenchSource } from './bench-programs.js';
 
 const run = promisify(execFile);
 
@@ -46,29 +46,18 @@ export const CLASSIC_FLOOR_LOAD: FloorLoad = { writers: 1, rate: 0, busy: 0 };
  */
 export function findFloorSource(explicit?: string): string | undefined {
   if (explicit) return existsSync(explicit) ? resolve(explicit) : undefined;
-  const candidates: string[] = [];
-  try {
-    const pkg = createRequire(import.meta.url).resolve('@bgsnap/fault-source-uffd/package.json');
-    const dir = dirname(pkg);
-    candidates.push(
-      join(dir, 'bench', 'uffd-floor.c'),
-      resolve(dir, '..', '..', '..', 'shared', 'tools', 'uffd-floor.c'),
-    );
-  } catch {
-    // the package is not installed: only the working-directory guess is left
-  }
-  candidates.push(
-    resolve('..', 'shared', 'tools', 'uffd-floor.c'),
-    resolve('..', '..', '..', 'shared', 'tools', 'uffd-floor.c'),
+  return (
+    nativeBenchSource('uffd-floor.c') ??
+    [
+      resolve('..', 'shared', 'tools', 'uffd-floor.c'),
+      resolve('..', '..', '..', 'shared', 'tools', 'uffd-floor.c'),
+    ].find((c) => existsSync(c))
   );
-  return candidates.find((c) => existsSync(c));
 }
 
 /** Compiles the floor program into `outDir` with the system C compiler; returns the binary's path. */
-export async function compileFloor(source: string, outDir: string): Promise<string> {
-  const bin = join(outDir, 'uffd-floor');
-  await run(process.env.CC ?? 'cc', ['-O2', '-pthread', source, '-o', bin]);
-  return bin;
+export function compileFloor(source: string, outDir: string): Promise<string> {
+  return compileC(source, outDir, 'uffd-floor');
 }
 
 const LINE =

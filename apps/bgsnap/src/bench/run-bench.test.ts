@@ -30,6 +30,7 @@ describe('bench matrix on the simulator (tiny)', () => {
       targets: false,
       targetReps: 1,
       floorFaults: 100,
+      probeSeconds: 0,
       targetStall: parseStallProfile('periodic:50ms/250ms'),
       plots: true,
       log: () => {},

@@ -38,6 +38,8 @@ export interface BenchOptions {
   targetReps: number;
   floorFaults: number;
   floorSource?: string | undefined;
+  /** Seconds of the machine probe beside target (b); 0 skips it. */
+  probeSeconds: number;
   /** Target (d): the redis-server to measure BGSAVE with; undefined quotes the reference instead. */
   redisServer?: string | undefined;
   /** The stall profile of target (c). */
@@ -154,6 +156,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
       reps: o.targetReps,
       floorFaults: o.floorFaults,
       floorSource: o.floorSource,
+      probeSeconds: o.probeSeconds,
       redisServer: o.redisServer,
       stallProfile: o.targetStall,
       batchPages: o.batchPages,

@@ -1,5 +1,6 @@
 import { fillMemory } from '../workload/fill.js';
 import { type CaseRuns, groupCaseRuns } from './case-runs.js';
+import { type CpuPausesResult, cpuPausesText, runCpuPauses } from './cpu-pauses.js';
 import {
   compileFloor,
   type FloorLoad,
@@ -32,6 +33,8 @@ export interface TargetOptions {
   /** Faults the floor program takes per variant. */
   floorFaults: number;
   floorSource?: string | undefined;
+  /** Seconds of the machine probe beside target (b) (see {@link TargetsResult.machine}); 0 skips it. */
+  probeSeconds?: number | undefined;
   /** Target (d): the redis-server to measure BGSAVE with, same size; undefined quotes the reference. */
   redisServer?: string | undefined;
   /** The stall profile of target (c). */
@@ -88,6 +91,12 @@ export interface TargetsResult {
     source?: string | undefined;
     error?: string | undefined;
   };
+  /**
+   * The machine with every CPU busy and no userfaultfd (`bench/cpu-pauses.c`): how long it stops a
+   * thread that never blocks, and how often it stops all of them at once. No writer of any latency
+   * figure can do better. Absent in older results or when skipped.
+   */
+  machine?: { result?: CpuPausesResult | undefined; error?: string | undefined } | undefined;
   /** Every (b) run; repeated runs of a case share mode, policy and quiesce (see `groupCaseRuns`). */
   latencyRuns: BenchRow[];
   /** Every (c) run, likewise. */
@@ -186,7 +195,16 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   o.log(`targets (a): a plain copy right after the first write-protection of fresh memory, ${o.reps} passes`);
   const protectedMemcpyBytesPerSec = await protectedMemcpyThroughput(uffd, o.sizeBytes, o.reps);
 
-  // (b) the floor program, both variants, then 2 writers + file sink.
+  // (b) what the machine itself does to threads, then the floor program, then 2 writers + file sink.
+  let machine: TargetsResult['machine'];
+  if ((o.probeSeconds ?? 0) > 0) {
+    o.log(`targets (b): machine probe, every CPU busy for ${o.probeSeconds} s`);
+    try {
+      machine = { result: await runCpuPauses(o.outDir, o.probeSeconds!) };
+    } catch (error) {
+      machine = { error: (error as Error).message };
+    }
+  }
   const floor: TargetsResult['floor'] = {};
   const source = findFloorSource(o.floorSource);
   if (!source) {
@@ -291,6 +309,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     noWriterRuns,
     tunedRuns: tuned,
     floor,
+    machine,
     latencyRuns,
     stallRuns,
     redis,
@@ -308,7 +327,7 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
     protectedMemcpyBytesPerSec: protectedMemcpy,
     noWriterRuns: noWriters,
   } = t;
-  const { tunedRuns: tuned, floor, latencyRuns, stallRuns, redis } = t;
+  const { tunedRuns: tuned, floor, machine, latencyRuns, stallRuns, redis } = t;
   const verdicts: Verdict[] = [];
   const snap = median(noWriters.map((r) => r.throughputBytesPerSec));
   const base = median(memcpy);
@@ -362,7 +381,8 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
     goal: 'longest store ≤ 5 ms in every run',
     measured:
       `${stallOk.length}/${latencyRuns.length} runs ≤ 5 ms; longest store ${fmtNs(longest)}; ` +
-      `quiesce pause (writers parked around protect, counted separately) ${pauses.length ? `${fmtNs(Math.min(...pauses))}–${fmtNs(Math.max(...pauses))}` : 'n/a'}`,
+      `quiesce pause (writers parked around protect, counted separately) ${pauses.length ? `${fmtNs(Math.min(...pauses))}–${fmtNs(Math.max(...pauses))}` : 'n/a'}` +
+      (machine?.result ? `; the machine itself: ${cpuPausesText(machine.result)}` : ''),
     pass: latencyRuns.length > 0 && stallOk.length === latencyRuns.length,
   });
   const stallCases = groupCaseRuns(stallRuns);
@@ -461,7 +481,13 @@ export function targetsMarkdown(t: TargetsResult): string {
         .filter((f): f is FloorResult => f !== undefined)
         .map((f) => `- handler sleeping in poll(2)${f.thp ? ', THP' : ''}, ${loadText(f.load)}: ${fl(f)}\n`)
         .join('') +
-      `${t.floor.loadError ? `- the bench's writer load: not measured — ${t.floor.loadError}\n` : ''}\n` +
+      `${t.floor.loadError ? `- the bench's writer load: not measured — ${t.floor.loadError}\n` : ''}` +
+      (t.machine?.result
+        ? `- the machine, for every measurement above and below: ${cpuPausesText(t.machine.result)}\n`
+        : t.machine?.error
+          ? `- the machine probe: not measured — ${t.machine.error}\n`
+          : '') +
+      '\n' +
       `Each row is a case's median run by writer p99; the last column lists every run's p99, and "no stall > 5 ms" holds only if it held in every run.\n\n`,
   );
   const sleepP99 = t.floor.sleep?.p99Ns;

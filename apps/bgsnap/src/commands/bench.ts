@@ -30,6 +30,7 @@ interface RawBenchOptions {
   targetStall: string;
   floorFaults: string;
   floorSource?: string;
+  probeSeconds: string;
   redis: string;
   plots: boolean;
   batchPages?: string;
@@ -80,6 +81,7 @@ export function parseBenchOptions(
     targetReps: parseInteger('--target-reps', raw.targetReps, 1, 20),
     floorFaults: parseInteger('--floor-faults', raw.floorFaults, 100, 10_000_000),
     floorSource,
+    probeSeconds: parseInteger('--probe-seconds', raw.probeSeconds, 0, 600),
     redisServer,
     targetStall,
     plots: raw.plots,
@@ -221,6 +223,11 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
     .option(
       '--floor-source <path>',
       'uffd-floor.c to compile (default: the native package bench/, else ../shared/tools/)',
+    )
+    .option(
+      '--probe-seconds <s>',
+      'target (b): seconds to keep every CPU busy and record how long the machine stops threads (0 = skip; 0..600)',
+      '10',
     )
     .option(
       '--redis <auto|none|path>',
