@@ -596,6 +596,25 @@ napi_value SessionRelease(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value SessionPrepareRead(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!GetArgs(env, info, 4, argv)) return nullptr;
+  SessionBox* b = UnwrapSession(env, argv[0]);
+  if (!b) return nullptr;
+  uint32_t r;
+  uint64_t f, c;
+  if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
+  NativeError err;
+  const int64_t n = b->session->PrepareRead(r, f, c, &err);
+  if (n < 0) {
+    ThrowNative(env, err);
+    return nullptr;
+  }
+  napi_value out;
+  CHECK_NAPI(napi_create_double(env, static_cast<double>(n), &out));
+  return out;
+}
+
 napi_value StatsObject(napi_env env, const SessionStats& st) {
   napi_value o;
   napi_create_object(env, &o);
@@ -608,6 +627,7 @@ napi_value StatsObject(napi_env env, const SessionStats& st) {
   SetNumber(env, o, "slotWaits", st.slot_waits);
   SetNumber(env, o, "maxSlotsInUse", st.max_slots_in_use);
   SetNumber(env, o, "prefaultedPages", st.prefaulted_pages);
+  SetNumber(env, o, "populatedForRead", st.populated_for_read);
   SetNumber(env, o, "protectChunks", st.chunks);
   SetNumber(env, o, "protectNs", st.protect_ns);
   SetNumber(env, o, "maxProtectChunkNs", st.max_chunk_ns);
@@ -779,6 +799,7 @@ NAPI_MODULE_INIT() {
       {"sessionClaim", nullptr, SessionClaim, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sessionNeedsPatch", nullptr, SessionNeedsPatch, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sessionPatch", nullptr, SessionPatch, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sessionPrepareRead", nullptr, SessionPrepareRead, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sessionRelease", nullptr, SessionRelease, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sessionStats", nullptr, SessionStats_, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sessionStop", nullptr, SessionStop, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -6,9 +6,13 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14; older kernels answer EINVAL, which PrepareRead handles
+#endif
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -491,6 +495,52 @@ bool Session::Release(uint32_t region, uint64_t first, uint64_t count, NativeErr
     }
   }
   return true;
+}
+
+int64_t Session::PrepareRead(uint32_t region, uint64_t first, uint64_t count, NativeError* err) {
+  if (!populate_read_ || count == 0) return 0;
+  Region& r = regions_[region];
+  uint8_t* base = r.base + first * page_size_;
+  residency_.resize(count);
+  // mincore() costs 2-4 µs per 2 MiB and tells which pages have nothing mapped: pages never written
+  // (or only write-protected while empty, WP_UNPOPULATED's markers) and swapped-out ones. Reading
+  // such a page faults once per page, about 10 µs each on a VM; MADV_POPULATE_READ maps a whole run
+  // (the shared zero page, or the swapped-in page) for a fraction of that. It only reads: a write
+  // fault is never raised, so the userfaultfd sees nothing.
+  if (mincore(base, count * page_size_, residency_.data()) != 0) {
+    *err = errno_error("mincore", errno, "checking which pages to map before reading them");
+    return -1;
+  }
+  int64_t populated = 0;
+  for (uint64_t i = 0; i < count;) {
+    if (residency_[i] & 1) {
+      i++;
+      continue;
+    }
+    uint64_t end = i + 1;
+    while (end < count && !(residency_[end] & 1)) end++;
+    const size_t len = (end - i) * page_size_;
+    int rc;
+    do {
+      rc = madvise(base + i * page_size_, len, MADV_POPULATE_READ);
+    } while (rc != 0 && (errno == EINTR || errno == EAGAIN));
+    if (rc != 0) {
+      if (errno == EINVAL) {
+        // Linux before 5.14: reading faults the pages in one by one, as before.
+        populate_read_ = false;
+        return populated;
+      }
+      *err = errno_error("madvise", errno, "MADV_POPULATE_READ before reading never-written pages");
+      return -1;
+    }
+    populated += static_cast<int64_t>(end - i);
+    i = end;
+  }
+  if (populated > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.populated_for_read += static_cast<uint64_t>(populated);
+  }
+  return populated;
 }
 
 void Session::Stop() {

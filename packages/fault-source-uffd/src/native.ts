@@ -21,6 +21,7 @@ export interface NativeStats {
   slotWaits: number;
   maxSlotsInUse: number;
   prefaultedPages: number;
+  populatedForRead: number;
   protectChunks: number;
   protectNs: number;
   maxProtectChunkNs: number;
@@ -75,6 +76,8 @@ export interface NativeBinding {
   sessionClaim(s: NativeSession, region: number, first: number, count: number): number;
   sessionNeedsPatch(s: NativeSession): boolean;
   sessionPatch(s: NativeSession, region: number, first: number, count: number, dst: Uint8Array): number;
+  /** Maps the never-written pages of the range before a read (one madvise per run); returns how many. */
+  sessionPrepareRead(s: NativeSession, region: number, first: number, count: number): number;
   sessionRelease(s: NativeSession, region: number, first: number, count: number): void;
   sessionStats(s: NativeSession): NativeStats;
   sessionStop(s: NativeSession): NativeStats;

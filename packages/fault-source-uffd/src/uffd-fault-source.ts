@@ -89,6 +89,11 @@ export interface UffdStats {
   readonly maxSlotsInUse: number;
   /** Pages pre-faulted by `start()` (0 with WP_UNPOPULATED). */
   readonly prefaultedPages: number;
+  /**
+   * Never-written pages that `read()` mapped in one `madvise(MADV_POPULATE_READ)` per run before
+   * returning them, instead of taking a page fault per page on first access (0 on kernels before 5.14).
+   */
+  readonly populatedForRead: number;
   /** `UFFDIO_WRITEPROTECT` calls of the protect pass. */
   readonly protectChunks: number;
   /** Duration of the whole protect pass. */
@@ -340,6 +345,9 @@ export class UffdFaultSource implements FaultSource {
     if (count * ps > MAX_VIEW_BYTES) {
       throw new RangeError(`count must be at most ${MAX_VIEW_BYTES / ps} pages per read; got ${count}`);
     }
+    // Never-written pages fault one by one when first read (~10 µs each on a VM); mapping them up front
+    // made a snapshot of never-written memory several times faster.
+    native(() => this.#binding.sessionPrepareRead(this.#session, region, first, count));
     const memory = this.#memories[region]!;
     const offset = first * ps;
     const length = count * ps;
