@@ -539,16 +539,28 @@ bool GetRange(napi_env env, napi_value* argv, Session* s, uint32_t* region, uint
   return true;
 }
 
+// The (session, region, first, count, ...) arguments of the range calls, checked.
+struct RangeCall {
+  SessionBox* box = nullptr;
+  uint32_t region = 0;
+  uint64_t first = 0;
+  uint64_t count = 0;
+};
+
+// False with a JS exception pending when an argument is wrong.
+bool ParseRangeCall(napi_env env, napi_callback_info info, size_t want, napi_value* argv, RangeCall* out) {
+  if (!GetArgs(env, info, want, argv)) return false;
+  out->box = UnwrapSession(env, argv[0]);
+  if (!out->box) return false;
+  return GetRange(env, argv + 1, out->box->session, &out->region, &out->first, &out->count);
+}
+
 napi_value SessionClaim(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!GetArgs(env, info, 4, argv)) return nullptr;
-  SessionBox* b = UnwrapSession(env, argv[0]);
-  if (!b) return nullptr;
-  uint32_t r;
-  uint64_t f, c;
-  if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
+  RangeCall a;
+  if (!ParseRangeCall(env, info, 4, argv, &a)) return nullptr;
   napi_value out;
-  napi_create_double(env, static_cast<double>(b->session->Claim(r, f, c)), &out);
+  napi_create_double(env, static_cast<double>(a.box->session->Claim(a.region, a.first, a.count)), &out);
   return out;
 }
 
@@ -564,48 +576,36 @@ napi_value SessionNeedsPatch(napi_env env, napi_callback_info info) {
 
 napi_value SessionPatch(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  if (!GetArgs(env, info, 5, argv)) return nullptr;
-  SessionBox* b = UnwrapSession(env, argv[0]);
-  if (!b) return nullptr;
-  uint32_t r;
-  uint64_t f, c;
-  if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
+  RangeCall a;
+  if (!ParseRangeCall(env, info, 5, argv, &a)) return nullptr;
   uint8_t* data = nullptr;
   size_t len = 0;
   if (!GetBytes(env, argv[4], "patch target", &data, &len)) return nullptr;
-  if (len < c * b->session->page_size()) {
+  if (len < a.count * a.box->session->page_size()) {
     napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: patch target too small");
     return nullptr;
   }
   napi_value out;
-  napi_create_double(env, static_cast<double>(b->session->Patch(r, f, c, data)), &out);
+  napi_create_double(env, static_cast<double>(a.box->session->Patch(a.region, a.first, a.count, data)), &out);
   return out;
 }
 
 napi_value SessionRelease(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!GetArgs(env, info, 4, argv)) return nullptr;
-  SessionBox* b = UnwrapSession(env, argv[0]);
-  if (!b) return nullptr;
-  uint32_t r;
-  uint64_t f, c;
-  if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
-  if (c == 0) return nullptr;
+  RangeCall a;
+  if (!ParseRangeCall(env, info, 4, argv, &a)) return nullptr;
+  if (a.count == 0) return nullptr;
   NativeError err;
-  if (!b->session->Release(r, f, c, &err)) ThrowNative(env, err);
+  if (!a.box->session->Release(a.region, a.first, a.count, &err)) ThrowNative(env, err);
   return nullptr;
 }
 
 napi_value SessionPrepareRead(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!GetArgs(env, info, 4, argv)) return nullptr;
-  SessionBox* b = UnwrapSession(env, argv[0]);
-  if (!b) return nullptr;
-  uint32_t r;
-  uint64_t f, c;
-  if (!GetRange(env, argv + 1, b->session, &r, &f, &c)) return nullptr;
+  RangeCall a;
+  if (!ParseRangeCall(env, info, 4, argv, &a)) return nullptr;
   NativeError err;
-  const int64_t n = b->session->PrepareRead(r, f, c, &err);
+  const int64_t n = a.box->session->PrepareRead(a.region, a.first, a.count, &err);
   if (n < 0) {
     ThrowNative(env, err);
     return nullptr;
