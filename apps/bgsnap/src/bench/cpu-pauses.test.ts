@@ -79,6 +79,9 @@ describe('parseCpuPauses', () => {
     expect(cpuPausesText(quiet)).toBe(
       'every CPU busy for 1 s (no userfaultfd, threads not pinned): all 2 CPUs stopped at once 0 times over 5 ms; any one CPU: longest stop 0 ns, 0 stops over 5 ms',
     );
+    const full = parseCpuPauses(out([[], []]).replace('"dropped":0', '"dropped":12'));
+    expect(full.dropped).toBe(12);
+    expect(cpuPausesText(full)).toMatch(/\(12 more gaps not recorded: the program's lists were full\)$/);
   });
 
   it('names what is wrong with output that is not the program’s', () => {

@@ -23,6 +23,8 @@ export interface CpuPausesResult {
   pinned: boolean;
   /** The shortest gap the program recorded. */
   thresholdNs: number;
+  /** Gaps not recorded because a thread's list was full: the counts below are then too low. */
+  dropped: number;
   /** Gaps over 5 ms, summed over the threads. */
   gapsOver5ms: number;
   longestGapNs: number;
@@ -95,6 +97,7 @@ export function parseCpuPauses(text: string): CpuPausesResult {
     threads,
     pinned: j.pinned === true,
     thresholdNs: num('thresholdNs'),
+    dropped: num('dropped'),
     gapsOver5ms: gaps.filter((g) => length(g) > 5e6).length,
     longestGapNs: Math.max(0, ...gaps.map(length)),
     pauses,
@@ -114,7 +117,8 @@ export function cpuPausesText(m: CpuPausesResult): string {
     `every CPU busy for ${m.seconds} s (no userfaultfd${m.pinned ? '' : ', threads not pinned'}): ` +
     `${all} ${m.pausesOver5ms} time${m.pausesOver5ms === 1 ? '' : 's'} over 5 ms` +
     (m.pauses.length ? ` (longest ${fmtNs(m.longestPauseNs)}, ${fmtNs(m.pausedNs)} in all)` : '') +
-    `; any one CPU: longest stop ${fmtNs(m.longestGapNs)}, ${m.gapsOver5ms} stop${m.gapsOver5ms === 1 ? '' : 's'} over 5 ms`
+    `; any one CPU: longest stop ${fmtNs(m.longestGapNs)}, ${m.gapsOver5ms} stop${m.gapsOver5ms === 1 ? '' : 's'} over 5 ms` +
+    (m.dropped > 0 ? ` (${m.dropped} more gaps not recorded: the program's lists were full)` : '')
   );
 }
 
