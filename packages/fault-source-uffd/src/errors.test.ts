@@ -202,7 +202,15 @@ describe('errors name the cause and the remedy', () => {
       });
       expect(r.stderr).toBe('');
       const out = JSON.parse(r.stdout);
-      expect(out).toMatchObject({ uid: 65534, probe: true, pages: [3], old: 7, now: 8 });
+      expect(out).toMatchObject({
+        uid: 65534,
+        probe: true,
+        pages: [3],
+        old: 7,
+        now: 8,
+        zeros: true,
+        populated: 8,
+      });
       // Which way worked depends on the machine's settings; without root it is never the privileged syscall
       // unless the sysctl allows it.
       const sysctl = readFileSync('/proc/sys/vm/unprivileged_userfaultfd', 'utf8').trim();

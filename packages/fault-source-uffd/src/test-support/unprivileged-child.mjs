@@ -1,11 +1,24 @@
 // Runs as an unprivileged user (the test spawns it with uid nobody): opens a fault source the only way
-// left to it, and checks one write fault end to end. Prints one JSON line.
+// left to it, checks one write fault end to end, and reads pages nobody wrote (read() maps them with
+// MADV_POPULATE_READ first, a kernel-mode access that a user-mode-only userfaultfd must let through).
+// Prints one JSON line.
 import { createUffdFaultSource, probeUffd, TrackedMemory } from '../../dist/index.js';
 
 const memory = TrackedMemory.allocate(16 * 4096, { hugePages: false });
 memory.block(0).fill(7);
-const source = createUffdFaultSource({ regions: [{ name: 'r', memory }], mode: 'copy-on-fault' });
+const untouched = TrackedMemory.allocate(8 * 4096, { hugePages: false });
+const source = createUffdFaultSource({
+  regions: [
+    { name: 'r', memory },
+    { name: 'untouched', memory: untouched },
+  ],
+  mode: 'copy-on-fault',
+});
 await source.start();
+source.claim(1, 0, 8);
+const zeros = source.read(1, 0, 8).every((b) => b === 0);
+const populated = source.stats().populatedForRead;
+source.release(1, 0, 8);
 memory.block(0)[3 * 4096] = 8; // served by the fault thread: copy-on-fault lets this thread write
 const faults = await source.waitForFaults(2e9);
 await source.stop();
@@ -18,5 +31,7 @@ console.log(
     pages: faults.map((f) => f.page),
     old: faults[0]?.contents?.[0],
     now: memory.block(0)[3 * 4096],
+    zeros,
+    populated,
   }),
 );
