@@ -437,16 +437,23 @@ bool ThrowPending(napi_env env, Session* s) {
   return true;
 }
 
-bool GetBytes(napi_env env, napi_value v, const char* what, uint8_t** data, size_t* len) {
+// A typed array of the `expected` type: its data and element count; else a TypeError naming `what`.
+bool GetTypedArray(napi_env env, napi_value v, napi_typedarray_type expected, const char* what,
+                   const char* type_name, void** data, size_t* len) {
   napi_typedarray_type type;
   napi_value ab;
   size_t off;
-  void* p = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok || type != napi_uint8_array) {
-    std::string m = std::string("bgsnap addon: ") + what + " must be a Uint8Array";
+  if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok || type != expected) {
+    std::string m = std::string("bgsnap addon: ") + what + " must be a " + type_name;
     napi_throw_type_error(env, "EBGSNAP_ARGS", m.c_str());
     return false;
   }
+  return true;
+}
+
+bool GetBytes(napi_env env, napi_value v, const char* what, uint8_t** data, size_t* len) {
+  void* p = nullptr;
+  if (!GetTypedArray(env, v, napi_uint8_array, what, "Uint8Array", &p, len)) return false;
   *data = static_cast<uint8_t*>(p);
   return true;
 }
@@ -465,15 +472,10 @@ napi_value SessionTake(napi_env env, napi_callback_info info) {
   if (!GetDouble(env, argv[1], &maxd)) return nullptr;
   Session* s = b->session;
   if (ThrowPending(env, s)) return nullptr;
-  napi_typedarray_type type;
-  size_t meta_len = 0, off = 0;
+  size_t meta_len = 0;
   void* meta_p = nullptr;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, argv[2], &type, &meta_len, &meta_p, &ab, &off) != napi_ok ||
-      type != napi_float64_array) {
-    napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: take needs a Float64Array for the events");
+  if (!GetTypedArray(env, argv[2], napi_float64_array, "the events buffer", "Float64Array", &meta_p, &meta_len))
     return nullptr;
-  }
   size_t cap = meta_len / 6;
   const size_t ps = s->page_size();
   uint8_t* contents = nullptr;

@@ -368,7 +368,7 @@ void Session::HandleFault(uint64_t addr, uint32_t tid, double t) {
   }
   memcpy(copy, page_addr, page_size_);
   if (!WriteProtect(page_addr, page_size_, false, &e)) {
-    FreeSlot(copy);
+    FreeSlots({copy});
     RecordError(e);
     return;
   }
@@ -411,16 +411,6 @@ void Session::FreeSlots(const std::vector<uint8_t*>& copies) {
   }
   for (uint8_t* copy : copies)
     if (!InSlab(copy)) free(copy);  // a heap page, taken past the slab while protecting
-  slots_cv_.notify_one();
-}
-
-void Session::FreeSlot(uint8_t* copy) {
-  if (!copy) return;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ReturnSlotLocked(copy);
-  }
-  if (!InSlab(copy)) free(copy);
   slots_cv_.notify_one();
 }
 

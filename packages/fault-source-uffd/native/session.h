@@ -46,7 +46,7 @@ struct FaultEvent {
   double raised_at;    // fault thread's read time
   double released_at;  // copy mode (and preserved pages): when the page was released; else 0
   uint32_t tid;
-  uint8_t* copy;       // copy mode: the event's slot (returned with FreeSlot); else nullptr
+  uint8_t* copy;       // copy mode: the event's slot (returned with FreeSlots); else nullptr
 };
 
 struct SessionStats {
@@ -81,10 +81,9 @@ class Session {
   bool Start(NativeError* err);
   // Moves up to `max` events into `out`, recording the caller as the fault-handling thread.
   size_t Take(size_t max, std::vector<FaultEvent>* out);
-  // Returns a copy-mode event's slot; the bytes may be overwritten by the next fault from then on.
-  void FreeSlot(uint8_t* copy);
-  // FreeSlot for several copies under one lock: a take returns all its slots at once, so that the fault
-  // thread, which takes the same lock for every fault, meets it at most once per take.
+  // Returns copy-mode events' slots, all under one lock: a take returns its slots at once, so that the
+  // fault thread, which takes the same lock for every fault, meets it at most once per take. The bytes
+  // may be overwritten by the next fault from then on.
   void FreeSlots(const std::vector<uint8_t*>& copies);
   // Whether a copy lives in the slab (else it is a heap page, taken past the slab while protecting).
   bool InSlab(const uint8_t* copy) const;
