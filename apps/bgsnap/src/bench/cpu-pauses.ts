@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { compileC, nativeBenchSource } from './bench-programs.js';
+import { compileC, nativeBenchSource, programJson } from './bench-programs.js';
 import { fmtNs } from './format.js';
 
 const run = promisify(execFile);
@@ -66,14 +66,9 @@ export function sharedGaps(perThread: readonly (readonly Gap[])[]): Gap[] {
  * @throws Error naming what is missing when the output is not the program's.
  */
 export function parseCpuPauses(text: string): CpuPausesResult {
-  const line = text.split('\n').find((l) => l.trim().startsWith('{'));
-  if (!line) throw new Error(`cpu-pauses printed no result: ${text.trim().slice(0, 200)}`);
-  const j = JSON.parse(line) as Record<string, unknown>;
-  const num = (k: string): number => {
-    const v = j[k];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`cpu-pauses output lacks ${k}`);
-    return v;
-  };
+  const json = programJson('cpu-pauses', text);
+  if (!json) throw new Error(`cpu-pauses printed no result: ${text.trim().slice(0, 200)}`);
+  const { fields: j, num } = json;
   const raw = j.gaps;
   if (!Array.isArray(raw)) throw new Error('cpu-pauses output lacks gaps');
   const perThread: Gap[][] = raw.map((t: unknown, i) => {

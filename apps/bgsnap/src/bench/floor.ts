@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { compileC, nativeBenchSource } from './bench-programs.js';
+import { compileC, nativeBenchSource, programJson } from './bench-programs.js';
 
 const run = promisify(execFile);
 
@@ -68,14 +68,9 @@ const LINE =
  * reference tool's text line (µs).
  */
 export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = false): FloorResult {
-  const jsonLine = text.split('\n').find((l) => l.trim().startsWith('{'));
-  if (jsonLine) {
-    const j = JSON.parse(jsonLine) as Record<string, unknown>;
-    const num = (k: string): number => {
-      const v = j[k];
-      if (typeof v !== 'number') throw new Error(`uffd-floor output lacks ${k}: ${jsonLine}`);
-      return v;
-    };
+  const json = programJson('uffd-floor', text);
+  if (json) {
+    const { fields: j, num } = json;
     const opt = (k: string, fallback: number): number =>
       typeof j[k] === 'number' ? (j[k] as number) : fallback;
     return {
@@ -92,7 +87,7 @@ export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = 
       p99Ns: num('p99'),
       p999Ns: num('p999'),
       maxNs: num('max'),
-      raw: jsonLine.trim(),
+      raw: json.line,
     };
   }
   const m = LINE.exec(text);
