@@ -29,7 +29,12 @@ export {
   parseLimiterSpecParts,
 } from './registry.js';
 export { qemuThreshold, THRESHOLD_OPTION_NAMES, type ThresholdOptions, threshold } from './threshold.js';
-export { TOKEN_BUCKET_OPTION_NAMES, type TokenBucketOptions, tokenBucket } from './token-bucket.js';
+export {
+  defaultBurstBytes,
+  TOKEN_BUCKET_OPTION_NAMES,
+  type TokenBucketOptions,
+  tokenBucket,
+} from './token-bucket.js';
 export type { FaultObservation, LimiterContext, LimiterDecision, LimiterPolicy } from './types.js';
 export { formatBytes, formatNs, parseBytes, parseDuration, parseRate } from './units.js';
 export { unlimited } from './unlimited.js';

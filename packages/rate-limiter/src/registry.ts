@@ -111,8 +111,8 @@ export const LIMITER_POLICIES: readonly LimiterPolicyInfo[] = [
         keys: ['burst', 'burstBytes'],
         kind: 'bytes',
         unit: 'bytes',
-        default: undefined,
-        description: 'bucket size (required), e.g. 4MiB',
+        default: '100ms of rate, >= 4KiB',
+        description: 'bucket size, e.g. 4MiB',
       },
       {
         name: 'chargeFaults',
