@@ -6,7 +6,7 @@
  */
 export { all, mostRestrictive } from './all.js';
 export { MAX_WAIT_NS, SCAN_UNLIMITED } from './constants.js';
-export { LimiterConfigError, UnknownLimiterError } from './errors.js';
+export { LimiterConfigError, PolicyOptionsError, UnknownLimiterError } from './errors.js';
 export {
   LATENCY_CONTROLS,
   LATENCY_TARGET_OPTION_NAMES,
@@ -24,6 +24,7 @@ export {
   type LimiterPolicyInfo,
   limiterInfo,
   limiterNames,
+  MODULE_MEMBER_PREFIXES,
   type ParsedLimiterSpec,
   parseLimiterSpec,
   parseLimiterSpecParts,
