@@ -16,7 +16,7 @@ const PAGE = 4096;
 const ZERO_PAGES = 64;
 let dir = '';
 let saved = ''; // a snapshot of live memory, and the reference captured at its start
-let reference = new Uint8Array(0);
+let reference: Uint8Array = new Uint8Array(0);
 
 /** Snapshots SIZE bytes while the main thread keeps writing; returns the reference at snapshot start. */
 async function snapshotUnderWriters(out: string): Promise<Uint8Array> {
