@@ -1,5 +1,6 @@
-import { UnitParseError, UnitRangeError } from './errors.js';
+import { UnitParseError } from './errors.js';
 import { exactProduct, splitQuantity } from './number-text.js';
+import { inRange } from './range.js';
 import type { FormatOptions } from './size.js';
 
 /** Duration units in nanoseconds; `m` is minutes (durations have no mega). */
@@ -50,17 +51,8 @@ export function parseDuration(text: string | number, options: DurationOptions = 
   const factor = q ? DURATION_UNITS.get(q.unit === '' ? bareUnit : q.unit) : undefined;
   const exact = q && factor !== undefined ? exactProduct(q.number, factor) : undefined;
   if (exact === undefined) throw new UnitParseError('duration', text, expected, what);
-  const ns = Number(exact);
-  if (exact > BigInt(Number.MAX_SAFE_INTEGER) || ns < min || ns > max) {
-    throw new UnitRangeError(
-      'duration',
-      text,
-      ns,
-      `a duration from ${formatDuration(min)} to ${formatDuration(max)}`,
-      what,
-    );
-  }
-  return ns;
+  const ns = exact > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(exact);
+  return inRange('duration', text, ns, { min, max, what }, formatDuration);
 }
 
 const EXACT_UNITS: readonly [string, number][] = [

@@ -1,5 +1,6 @@
-import { UnitParseError, UnitRangeError } from './errors.js';
+import { UnitParseError } from './errors.js';
 import { splitQuantity } from './number-text.js';
+import { inRange } from './range.js';
 import { type FormatOptions, formatBytes, sizeUnitFactor } from './size.js';
 
 /** Bounds and naming for {@link parseRate} and {@link parseCountRate}. */
@@ -14,18 +15,30 @@ export interface RateOptions {
 
 const PER_SECOND = /\s*\/\s*s$/i;
 
-function checkRange(
+/**
+ * A number with a multiplier from `factorOf` and an optional `/s`, or a number as is; checked finite,
+ * non-negative and within the options' bounds.
+ */
+function parsePerSecond(
   kind: 'rate' | 'count-rate',
   text: string | number,
-  value: number,
   options: RateOptions,
+  expected: string,
+  factorOf: (unit: string) => number | undefined,
   show: (v: number) => string,
 ): number {
-  const { what, min = 0, max = Number.POSITIVE_INFINITY } = options;
-  if (value < min || value > max) {
-    throw new UnitRangeError(kind, text, value, `a rate from ${show(min)} to ${show(max)}`, what);
+  let value: number | undefined;
+  if (typeof text === 'number') value = text;
+  else if (typeof text === 'string') {
+    const q = splitQuantity(text.replace(PER_SECOND, ''));
+    const factor = q ? factorOf(q.unit) : undefined;
+    if (q && factor !== undefined) value = Number(q.number) * factor;
   }
-  return value;
+  if (value === undefined || !Number.isFinite(value) || value < 0) {
+    throw new UnitParseError(kind, text, expected, options.what);
+  }
+  const { what, min = 0, max = Number.POSITIVE_INFINITY } = options;
+  return inRange(kind, text, value, { min, max, what }, show);
 }
 
 /**
@@ -43,17 +56,11 @@ function checkRange(
  */
 export function parseRate(text: string | number, options: RateOptions = {}): number {
   const expected = 'a rate such as 100MiB/s, 100M/s, 1GB/s or 1048576 (bytes/s; the /s is optional)';
-  let value: number | undefined;
-  if (typeof text === 'number') value = text;
-  else if (typeof text === 'string') {
-    const q = splitQuantity(text.replace(PER_SECOND, ''));
-    const factor = q ? sizeUnitFactor(q.unit) : undefined;
-    if (q && factor !== undefined) value = Number(q.number) * Number(factor);
-  }
-  if (value === undefined || !Number.isFinite(value) || value < 0) {
-    throw new UnitParseError('rate', text, expected, options.what);
-  }
-  return checkRange('rate', text, value, options, formatRate);
+  const factorOf = (unit: string) => {
+    const f = sizeUnitFactor(unit);
+    return f === undefined ? undefined : Number(f);
+  };
+  return parsePerSecond('rate', text, options, expected, factorOf, formatRate);
 }
 
 /**
@@ -90,17 +97,8 @@ const COUNT_UNITS: ReadonlyMap<string, number> = new Map([
  */
 export function parseCountRate(text: string | number, options: RateOptions = {}): number {
   const expected = 'a count per second such as 20000, 20k, 1.5M or 20k/s (k, M, G are 1000-based)';
-  let value: number | undefined;
-  if (typeof text === 'number') value = text;
-  else if (typeof text === 'string') {
-    const q = splitQuantity(text.replace(PER_SECOND, ''));
-    const factor = q ? COUNT_UNITS.get(q.unit.toLowerCase()) : undefined;
-    if (q && factor !== undefined) value = Number(q.number) * factor;
-  }
-  if (value === undefined || !Number.isFinite(value) || value < 0) {
-    throw new UnitParseError('count-rate', text, expected, options.what);
-  }
-  return checkRange('count-rate', text, value, options, (v) => `${formatCount(v)}/s`);
+  const factorOf = (unit: string) => COUNT_UNITS.get(unit.toLowerCase());
+  return parsePerSecond('count-rate', text, options, expected, factorOf, (v) => `${formatCount(v)}/s`);
 }
 
 /**

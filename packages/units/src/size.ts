@@ -1,5 +1,6 @@
 import { UnitParseError, UnitRangeError } from './errors.js';
 import { exactProduct, splitQuantity } from './number-text.js';
+import { inRange } from './range.js';
 
 const KI = 1024n;
 /**
@@ -83,16 +84,7 @@ export function parseSize(text: string | number, options: SizeOptions = {}): num
     }
     bytes = Number(exact);
   }
-  if (bytes < min || bytes > max) {
-    throw new UnitRangeError(
-      'size',
-      text,
-      bytes,
-      `a size from ${formatBytes(min)} to ${formatBytes(max)}`,
-      what,
-    );
-  }
-  return bytes;
+  return inRange('size', text, bytes, { min, max, what }, formatBytes);
 }
 
 /** How {@link formatBytes} and the other formatters write numbers. */
