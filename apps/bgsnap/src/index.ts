@@ -5,6 +5,19 @@
  */
 export { BadInputError, SnapshotAbortedError } from './errors.js';
 export { DEFAULT_LIMITER, KNOWN_LIMITERS, type LimiterSpec, resolveLimiter } from './limiter-spec.js';
+export {
+  type LoadedRegion,
+  type LoadProgress,
+  type LoadResult,
+  type LoadSnapshotOptions,
+  type LoadTarget,
+  loadSnapshot,
+} from './load-snapshot.js';
+export {
+  SnapshotLoadAbortedError,
+  SnapshotLoadError,
+  type SnapshotLoadErrorCode,
+} from './load-snapshot-errors.js';
 export { formatDuration, formatReport, formatSize } from './report/format-report.js';
 export {
   buildReport,

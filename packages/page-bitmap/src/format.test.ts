@@ -1,6 +1,6 @@
+import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from './crc32.js';
 import { PageBitmapFormatError } from './errors.js';
 import { PageBitmap } from './page-bitmap.js';
 

@@ -1,4 +1,5 @@
-import { crc32 } from './crc32.js';
+// zlib.crc32 is present on every supported Node (>= 20.15); no own table needed.
+import { crc32 } from 'node:zlib';
 import { PageBitmapFormatError } from './errors.js';
 import { BLOCK_SHIFT, blockCountFor, blockLengthOf } from './layout.js';
 import { MAX_PAGE_COUNT } from './validate.js';

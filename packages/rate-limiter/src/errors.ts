@@ -60,3 +60,31 @@ function describe(v: unknown): string {
     return typeof v;
   }
 }
+
+/**
+ * The error a custom policy module's factory should throw for bad options. The factory receives
+ * options as written in the spec (strings for `key=value`, JSON values for a JSON object) and runs
+ * twice: once on the main thread to validate, before anything is allocated, and again in the save
+ * loop's worker. bgsnap's CLI reports any error the factory throws during validation as bad input
+ * (exit 2, with the message); this class adds the option and the accepted values to it.
+ *
+ * @example
+ * export default function createPolicy(options) {
+ *   const pages = Number(options.pages ?? '4');
+ *   if (!Number.isInteger(pages) || pages < 1)
+ *     throw new PolicyOptionsError('mine', 'pages', 'an integer >= 1', options.pages);
+ *   // ...
+ * }
+ */
+export class PolicyOptionsError extends LimiterConfigError {
+  /**
+   * @param policy - Your policy's name, for example `mine`.
+   * @param option - The offending option, as the spec writes it (`pages`).
+   * @param allowed - What would have been accepted (`an integer >= 1`).
+   * @param got - The rejected value.
+   */
+  constructor(policy: string, option: string, allowed: string, got: unknown) {
+    super(policy, option, allowed, got);
+    this.name = 'PolicyOptionsError';
+  }
+}

@@ -6,7 +6,7 @@
  */
 export { all, mostRestrictive } from './all.js';
 export { MAX_WAIT_NS, SCAN_UNLIMITED } from './constants.js';
-export { LimiterConfigError, UnknownLimiterError } from './errors.js';
+export { LimiterConfigError, PolicyOptionsError, UnknownLimiterError } from './errors.js';
 export {
   LATENCY_CONTROLS,
   LATENCY_TARGET_OPTION_NAMES,
@@ -24,12 +24,18 @@ export {
   type LimiterPolicyInfo,
   limiterInfo,
   limiterNames,
+  MODULE_MEMBER_PREFIXES,
   type ParsedLimiterSpec,
   parseLimiterSpec,
   parseLimiterSpecParts,
 } from './registry.js';
 export { qemuThreshold, THRESHOLD_OPTION_NAMES, type ThresholdOptions, threshold } from './threshold.js';
-export { TOKEN_BUCKET_OPTION_NAMES, type TokenBucketOptions, tokenBucket } from './token-bucket.js';
+export {
+  defaultBurstBytes,
+  TOKEN_BUCKET_OPTION_NAMES,
+  type TokenBucketOptions,
+  tokenBucket,
+} from './token-bucket.js';
 export type { FaultObservation, LimiterContext, LimiterDecision, LimiterPolicy } from './types.js';
 export { formatBytes, formatNs, parseBytes, parseDuration, parseRate } from './units.js';
 export { unlimited } from './unlimited.js';

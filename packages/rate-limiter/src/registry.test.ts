@@ -67,13 +67,13 @@ describe('registry and spec parser', () => {
 
   it.each([
     ['threshold:latency=fast', 'latency'],
-    ['threshold:latency=-5ms', 'latencyNs'],
+    ['threshold:latency=-5ms', 'latency'],
     ['threshold:pages=many', 'pages'],
     ['threshold:speed=1', 'speed'],
     ['threshold:latency', 'latency'],
     ['threshold:latency=1ms,latency=2ms', 'latency'],
     ['threshold:latency=1ms,latencyNs=2ms', 'latencyNs'],
-    ['token-bucket:rate=100MiB/s', 'burstBytes'],
+    ['token-bucket:burst=4MiB', 'bytesPerSecond'],
     ['token-bucket:rate=0,burst=1MiB', 'bytesPerSecond'],
     ['token-bucket:rate=1MiB/s,burst=0', 'burstBytes'],
     ['token-bucket:rate=1MiB/s,burst=1MiB,charge-faults=maybe', 'charge-faults'],

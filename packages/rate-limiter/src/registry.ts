@@ -111,8 +111,8 @@ export const LIMITER_POLICIES: readonly LimiterPolicyInfo[] = [
         keys: ['burst', 'burstBytes'],
         kind: 'bytes',
         unit: 'bytes',
-        default: undefined,
-        description: 'bucket size (required), e.g. 4MiB',
+        default: '100ms of rate, >= 4KiB',
+        description: 'bucket size, e.g. 4MiB',
       },
       {
         name: 'chargeFaults',
@@ -289,20 +289,28 @@ export function createPolicy(name: string, options: Record<string, unknown> = {}
   return info.create(out);
 }
 
-/** One `name[:options]` part of a spec, after parsing. */
+/** One member of a spec (`name[:options]` or `module[:options]`), after parsing. */
 export interface ParsedLimiterSpec {
-  /** The policy name as written. */
+  /** The policy name as written, or for a module member its path or `file:` URL as written. */
   name: string;
   /** Its options, keys and values as written (strings) or as JSON gave them. */
   options: Record<string, unknown>;
+  /**
+   * For a module member: the path (`./mine.mjs`, `../p.mjs`, `/abs/p.mjs`) or `file:` URL, as written;
+   * resolving and importing it is the caller's business (bgsnap's `resolveLimiter` does both).
+   * Undefined for a built-in.
+   */
+  module?: string;
 }
 
-function splitTopLevel(text: string, sep: string): string[] {
-  const parts: string[] = [];
+/** Prefixes that make a member a module path rather than a built-in name. */
+export const MODULE_MEMBER_PREFIXES: readonly string[] = ['./', '../', '/', 'file:'];
+
+/** Index of the next `sep` at or after `from` outside JSON strings and brackets, or the text's length. */
+function nextTopLevel(text: string, from: number, sep: string): number {
   let depth = 0;
   let inString = false;
-  let from = 0;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = from; i < text.length; i++) {
     const c = text[i];
     if (inString) {
       if (c === '\\') i++;
@@ -310,30 +318,103 @@ function splitTopLevel(text: string, sep: string): string[] {
     } else if (c === '"') inString = true;
     else if (c === '{' || c === '[') depth++;
     else if (c === '}' || c === ']') depth--;
-    else if (c === sep && depth === 0) {
-      parts.push(text.slice(from, i));
-      from = i + 1;
-    }
+    else if (c === sep && depth === 0) return i;
   }
-  parts.push(text.slice(from));
-  return parts;
+  return text.length;
+}
+
+function splitTopLevel(text: string, sep: string): string[] {
+  const parts: string[] = [];
+  for (let from = 0; ; ) {
+    const at = nextTopLevel(text, from, sep);
+    parts.push(text.slice(from, at));
+    if (at >= text.length) return parts;
+    from = at + 1;
+  }
+}
+
+interface RawMember {
+  head: string;
+  module: boolean;
+  body: string;
+  raw: string;
 }
 
 /**
- * Parses a limiter spec into its parts without building anything. Syntax:
+ * Splits a spec into members. A member's head (name or module path) ends at its first `:` or `+`;
+ * for a `file:` URL the scheme's colon does not count. Its options run to the next top-level `+`.
+ */
+function splitMembers(spec: string): RawMember[] {
+  const members: RawMember[] = [];
+  let at = 0;
+  for (;;) {
+    const from = at;
+    while (at < spec.length && /\s/.test(spec[at] as string)) at++;
+    const module = MODULE_MEMBER_PREFIXES.some((p) => spec.startsWith(p, at));
+    let end = module && spec.startsWith('file:', at) ? at + 'file:'.length : at;
+    while (end < spec.length && spec[end] !== ':' && spec[end] !== '+') end++;
+    const head = spec.slice(at, end).trim();
+    let body = '';
+    if (spec[end] === ':') {
+      const stop = nextTopLevel(spec, end + 1, '+');
+      body = spec.slice(end + 1, stop).trim();
+      end = stop;
+    }
+    members.push({ head, module, body, raw: spec.slice(from, end) });
+    if (end >= spec.length) return members;
+    at = end + 1;
+  }
+}
+
+function parseOptions(name: string, body: string): Record<string, unknown> {
+  if (body === '') return {};
+  if (body.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new LimiterConfigError(name, 'spec', 'a JSON object after the colon', body);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new LimiterConfigError(name, 'spec', 'a JSON object after the colon', body);
+    }
+    return parsed as Record<string, unknown>;
+  }
+  const options: Record<string, unknown> = {};
+  for (const kv of splitTopLevel(body, ',')) {
+    const eq = kv.indexOf('=');
+    const key = (eq < 0 ? kv : kv.slice(0, eq)).trim();
+    if (eq < 0 || key === '') throw new LimiterConfigError(name, key || 'spec', 'written key=value', kv);
+    if (key in options) throw new LimiterConfigError(name, key, 'given once', kv);
+    options[key] = kv.slice(eq + 1).trim();
+  }
+  return options;
+}
+
+/**
+ * Parses a limiter spec into its members without building or importing anything. Grammar:
  *
  * ```
- * spec    := part ('+' part)*                     several parts: all of them (most restrictive wins)
- * part    := name [':' options]
- * options := key '=' value (',' key '=' value)*   or a JSON object
+ * spec    := member ('+' member)*        several members: all of them (most restrictive wins)
+ * member  := head [':' options]
+ * head    := module | name
+ * module  := ('./' | '../' | '/' | 'file:') then characters up to the first ':' or '+'
+ * name    := characters up to the first ':' or '+' (a built-in policy name or alias)
+ * options := key '=' value (',' key '=' value)*  or a JSON object; runs to the next '+' outside JSON
  * ```
  *
- * Examples: `unlimited`, `threshold`, `threshold:latency=5ms,pages=200,poll=5ms`,
+ * A member is a module path exactly when it starts with `./`, `../`, `/` or `file:`, so built-ins and
+ * modules compose in either order: `latency-target+./mine.mjs:pages=4`, `./mine.mjs:pages=4+threshold`.
+ * A module path cannot contain `:` or `+`: for such a file write a `file:` URL with them
+ * percent-encoded (`file:///tmp/a%2Bb.mjs` is `/tmp/a+b.mjs`; `%3A` is `:`). Option values cannot
+ * contain `+` or `,` outside a JSON object.
+ *
+ * Examples: `unlimited`, `threshold:latency=5ms,pages=200,poll=5ms`,
  * `token-bucket:rate=100MiB/s,burst=4MiB`, `latency-target:{"p99":"500us"}`,
- * `threshold+token-bucket:rate=1GiB/s,burst=8MiB`.
+ * `threshold+token-bucket:rate=1GiB/s`, `./my-policy.mjs:pages=4+latency-target`.
  *
  * @param spec - The spec text.
- * @returns One entry per part.
+ * @returns One entry per member, in order.
  * @throws {@link LimiterConfigError} (option `spec`) for syntax errors.
  */
 export function parseLimiterSpecParts(spec: string): ParsedLimiterSpec[] {
@@ -345,41 +426,24 @@ export function parseLimiterSpecParts(spec: string): ParsedLimiterSpec[] {
       spec,
     );
   }
-  return splitTopLevel(spec, '+').map((raw) => {
-    const part = raw.trim();
-    const colon = part.indexOf(':');
-    const name = (colon < 0 ? part : part.slice(0, colon)).trim();
-    const body = colon < 0 ? '' : part.slice(colon + 1).trim();
-    if (name === '')
-      throw new LimiterConfigError('limiter', 'spec', 'name[:key=value,...] parts joined by +', raw);
-    if (body === '') return { name, options: {} };
-    if (body.startsWith('{')) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body);
-      } catch {
-        throw new LimiterConfigError(name, 'spec', 'a JSON object after the colon', body);
-      }
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        throw new LimiterConfigError(name, 'spec', 'a JSON object after the colon', body);
-      }
-      return { name, options: parsed as Record<string, unknown> };
+  return splitMembers(spec).map((m) => {
+    if (m.head === '' || m.head === 'file:') {
+      throw new LimiterConfigError(
+        'limiter',
+        'spec',
+        'name[:key=value,...] or ./module.mjs[:key=value,...] members joined by +',
+        m.raw,
+      );
     }
-    const options: Record<string, unknown> = {};
-    for (const kv of splitTopLevel(body, ',')) {
-      const eq = kv.indexOf('=');
-      const key = (eq < 0 ? kv : kv.slice(0, eq)).trim();
-      if (eq < 0 || key === '') throw new LimiterConfigError(name, key || 'spec', 'written key=value', kv);
-      if (key in options) throw new LimiterConfigError(name, key, 'given once', kv);
-      options[key] = kv.slice(eq + 1).trim();
-    }
-    return { name, options };
+    const options = parseOptions(m.head, m.body);
+    return m.module ? { name: m.head, options, module: m.head } : { name: m.head, options };
   });
 }
 
 /**
- * Builds a policy from a CLI spec (syntax in {@link parseLimiterSpecParts}); several parts joined by
- * `+` build {@link all} of them.
+ * Builds a policy from a CLI spec of built-ins (syntax in {@link parseLimiterSpecParts}); several
+ * members joined by `+` build {@link all} of them. Module members need an import, which this
+ * synchronous function does not do: it rejects them.
  *
  * @param spec - For example `threshold:latency=5ms,pages=200` or `latency-target:p99=1ms`.
  * @returns A fresh policy.
@@ -390,7 +454,17 @@ export function parseLimiterSpecParts(spec: string): ParsedLimiterSpec[] {
  * const policy = parseLimiterSpec(argv.limiter ?? 'latency-target');
  */
 export function parseLimiterSpec(spec: string): LimiterPolicy {
-  const policies = parseLimiterSpecParts(spec).map((p) => createPolicy(p.name, p.options));
+  const policies = parseLimiterSpecParts(spec).map((p) => {
+    if (p.module !== undefined) {
+      throw new LimiterConfigError(
+        'limiter',
+        'spec',
+        "built-in policies only (module members are imported by an async loader such as bgsnap's resolveLimiter)",
+        p.module,
+      );
+    }
+    return createPolicy(p.name, p.options);
+  });
   return policies.length === 1 ? policies[0]! : all(...policies);
 }
 
@@ -401,7 +475,9 @@ export function parseLimiterSpec(spec: string): LimiterPolicy {
  * @returns Multi-line text.
  */
 export function describeLimiters(): string {
-  const lines: string[] = ['limiters (--limiter name[:key=value,...][+name...]):'];
+  const lines: string[] = [
+    'limiters (--limiter member[+member...], member = name[:key=value,...] or ./module.mjs[:key=value,...]):',
+  ];
   for (const p of LIMITER_POLICIES) {
     const aka = p.aliases.length ? ` (also: ${p.aliases.join(', ')})` : '';
     lines.push(`  ${p.name}${aka}: ${p.description}`);

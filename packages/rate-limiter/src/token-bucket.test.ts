@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_WAIT_NS } from './constants.js';
 import { LimiterConfigError } from './errors.js';
 import { FakeLoop } from './test-helpers.js';
-import { tokenBucket } from './token-bucket.js';
+import { defaultBurstBytes, tokenBucket } from './token-bucket.js';
 
 const MiB = 2 ** 20;
 
@@ -91,7 +91,6 @@ describe('tokenBucket', () => {
     [{ bytesPerSecond: Number.POSITIVE_INFINITY, burstBytes: 4096 }, 'bytesPerSecond'],
     [{ burstBytes: 4096 }, 'bytesPerSecond'],
     [{ bytesPerSecond: 1e6, burstBytes: 0 }, 'burstBytes'],
-    [{ bytesPerSecond: 1e6 }, 'burstBytes'],
     [{ bytesPerSecond: 1e6, burstBytes: Number.NaN }, 'burstBytes'],
     [{ bytesPerSecond: 1e6, burstBytes: 4096, chargeFaults: 'yes' }, 'chargeFaults'],
     [{ bytesPerSecond: 1e6, burstBytes: 4096, rate: 5 }, 'rate'],
@@ -102,5 +101,13 @@ describe('tokenBucket', () => {
     } catch (e) {
       expect((e as LimiterConfigError).option).toBe(option);
     }
+  });
+
+  it('defaults the burst to 100 ms of the rate, at least one page', () => {
+    expect(tokenBucket({ bytesPerSecond: 100 * 2 ** 20 }).name).toBe('token-bucket(100MiB/s,burst=10MiB)');
+    expect(defaultBurstBytes(1000)).toBe(4096);
+    // The default bucket admits exactly one burst up front, then the rate: 10 pages of 4096 at 409600 B/s.
+    const loop = new FakeLoop(tokenBucket({ bytesPerSecond: 409_600 }));
+    expect(loop.decide()).toEqual({ scanPages: 10, waitNs: 0 });
   });
 });

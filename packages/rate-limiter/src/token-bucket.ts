@@ -1,19 +1,44 @@
 import { MAX_WAIT_NS } from './constants.js';
 import type { FaultObservation, LimiterContext, LimiterDecision, LimiterPolicy } from './types.js';
 import { formatBytes } from './units.js';
-import { booleanOption, checkOptionNames, requiredNumberOption } from './validate.js';
+import { booleanOption, checkOptionNames, numberOption, requiredNumberOption } from './validate.js';
 
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
   /** Sustained rate in bytes per second (> 0). Required. */
   bytesPerSecond: number;
-  /** Bucket size in bytes (> 0): how much may be sent at once after an idle period. Required. */
-  burstBytes: number;
+  /**
+   * Bucket size in bytes (> 0): how much may be sent at once after an idle period. Default
+   * {@link defaultBurstBytes}: 100 ms of `bytesPerSecond`, at least one 4 KiB page.
+   */
+  burstBytes?: number;
   /**
    * Whether fault pages take tokens too (one page each), as every byte on QEMU's stream counts against
    * `max-bandwidth`. Faults are never delayed; the scan pays for them afterwards. Default `true`.
    */
   chargeFaults?: boolean;
+}
+
+/** The window behind the default burst: QEMU's rate limiter (and RocksDB's) refills in 100 ms slices. */
+const DEFAULT_BURST_WINDOW_S = 0.1;
+/** The smallest default burst: one page, so a page never waits for more than the bucket can hold. */
+const MIN_DEFAULT_BURST_BYTES = 4096;
+
+/**
+ * The burst {@link tokenBucket} uses when none is given: 100 ms worth of the rate, rounded to whole
+ * bytes, and at least one 4 KiB page. 100 ms is the slice in which QEMU's `max-bandwidth` (and
+ * RocksDB's rate limiter) hand out bandwidth, so over any window of 100 ms or more the cap lets
+ * through what QEMU's would; a larger burst lets the scan run ahead of the rate after an idle spell,
+ * a smaller one makes the scan wait page by page.
+ *
+ * @param bytesPerSecond - The sustained rate.
+ * @returns Bytes.
+ *
+ * @example
+ * defaultBurstBytes(100 * 2 ** 20); // 10485760 (10 MiB)
+ */
+export function defaultBurstBytes(bytesPerSecond: number): number {
+  return Math.max(MIN_DEFAULT_BURST_BYTES, Math.round(bytesPerSecond * DEFAULT_BURST_WINDOW_S));
 }
 
 /** Option names {@link tokenBucket} accepts. */
@@ -37,8 +62,8 @@ export const TOKEN_BUCKET_OPTION_NAMES: readonly (keyof TokenBucketOptions)[] = 
  *
  * @param options - See {@link TokenBucketOptions}.
  * @returns A fresh policy named like `token-bucket(100MiB/s,burst=4MiB)`.
- * @throws {@link LimiterConfigError} naming the option for a missing, non-positive or non-finite rate
- * or burst, or an unknown option.
+ * @throws {@link LimiterConfigError} naming the option for a missing, non-positive or non-finite rate,
+ * a non-positive or non-finite burst, or an unknown option.
  *
  * @example
  * const policy = tokenBucket({ bytesPerSecond: 128 * 2 ** 20, burstBytes: 4 * 2 ** 20 });
@@ -51,7 +76,10 @@ export function tokenBucket(options: TokenBucketOptions): LimiterPolicy {
     ...rule,
     unit: 'bytes/s',
   });
-  const burst = requiredNumberOption(P, 'burstBytes', options?.burstBytes, { ...rule, unit: 'bytes' });
+  const burst = numberOption(P, 'burstBytes', options?.burstBytes, defaultBurstBytes(rate), {
+    ...rule,
+    unit: 'bytes',
+  });
   const chargeFaults = booleanOption(P, 'chargeFaults', options?.chargeFaults, true);
   return new TokenBucket(rate, burst, chargeFaults);
 }
