@@ -87,7 +87,7 @@ export class SnapshotStateError extends Error {
  * system error code when there was one (`ENOSPC`, `EPIPE`, `ECONNRESET`, ...), else `SINK_FAILED`.
  */
 export class SinkError extends Error {
-  override readonly name = 'SinkError';
+  override readonly name: string = 'SinkError';
   /** System error code of the cause (`ENOSPC`, `EPIPE`, ...) or `SINK_FAILED`. */
   readonly code: string;
   /** Which sink operation failed. */
@@ -113,4 +113,28 @@ function errorCode(error: unknown): string | undefined {
     if (typeof code === 'string' && code.length > 0) return code;
   }
   return undefined;
+}
+
+/**
+ * A sink made no progress for its stall deadline (`stallTimeoutMs`): the receiver stopped reading
+ * (a TCP peer that accepts and never reads, a full pipe nobody drains). `code` is `SINK_STALLED`;
+ * `peer` names the receiver and `timeoutMs` the deadline that passed.
+ */
+export class SinkStalledError extends SinkError {
+  override readonly name: string = 'SinkStalledError';
+  /** The receiver that stopped reading, e.g. `tcp 127.0.0.1:9000`, `fd 1`, `/dev/stdout`. */
+  readonly peer: string;
+  /** The deadline that passed, ms. */
+  readonly timeoutMs: number;
+  /** @param peer - who stopped reading. @param timeoutMs - the deadline. @param operation - what waited. */
+  constructor(peer: string, timeoutMs: number, operation: 'open' | 'write' | 'close' = 'write') {
+    super(
+      operation,
+      Object.assign(new Error(`${peer} accepted no bytes for ${timeoutMs} ms (stallTimeoutMs)`), {
+        code: 'SINK_STALLED',
+      }),
+    );
+    this.peer = peer;
+    this.timeoutMs = timeoutMs;
+  }
 }

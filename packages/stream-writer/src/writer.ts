@@ -147,6 +147,8 @@ export interface SnapshotWriter {
 
 /** Bytes checksummed and copied at a time: small enough to stay in L2 between the two passes. */
 const COPY_PIECE = 64 * 1024;
+/** How long an abort waits for an in-flight write before aborting the sink under it, ms. */
+const ABORT_GRACE_MS = 200;
 
 const defaultClock = { now: () => Number(process.hrtime.bigint()) };
 
@@ -740,8 +742,20 @@ class Writer implements SnapshotWriter {
   private closing: Promise<void> | undefined;
   private abortSink(reason: unknown): Promise<void> {
     this.sinkAborted ??= (async () => {
-      // Let an in-flight write settle first, so the sink never sees abort race a write.
-      await this.inFlight?.catch(() => undefined);
+      // Let an in-flight write settle first, so a sink rarely sees abort race a write; but a receiver
+      // that stopped reading would hold the write (and so the abort) forever: after a short grace the
+      // sink is aborted anyway, and the package's sinks settle the write they have in flight.
+      const inFlight = this.inFlight;
+      if (inFlight) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          inFlight.catch(() => undefined),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, ABORT_GRACE_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
       try {
         await this.sink.abort(reason);
       } catch {

@@ -75,7 +75,8 @@ describe('reader resource bounds', () => {
           const c = new Crafter([{ name: 'm', pageSize: PAGE, pageCount: total }], {
             maxRecordBytes: MAX_RECORD,
           });
-          for (const i of order) c.record({ flags: FLAG_ZERO, region: 0, count: lengths[i]!, first: starts[i]! });
+          for (const i of order)
+            c.record({ flags: FLAG_ZERO, region: 0, count: lengths[i]!, first: starts[i]! });
           for (const d of duplicates) {
             const i = d % lengths.length;
             c.record({ flags: FLAG_ZERO, region: 0, count: 1, first: starts[i]! + (d % lengths[i]!) });
