@@ -138,3 +138,23 @@ export class SinkStalledError extends SinkError {
     this.timeoutMs = timeoutMs;
   }
 }
+
+/** Codes of {@link RestoreError}. */
+export type RestoreErrorCode = 'IMAGE_TOO_LARGE' | 'NO_SPACE' | 'ABORTED';
+
+/**
+ * Restoring a (possibly valid) snapshot to an image file was refused or stopped: the image would
+ * exceed `maxImageBytes` or what the file system allows (`IMAGE_TOO_LARGE`), the file system lacks
+ * the space for the data (`NO_SPACE`), or the caller's AbortSignal fired (`ABORTED`). The temporary
+ * image is already removed when this is thrown.
+ */
+export class RestoreError extends Error {
+  override readonly name = 'RestoreError';
+  /** What stopped the restore. */
+  readonly code: RestoreErrorCode;
+  /** @param code - what stopped it. @param message - detail, with the sizes involved. */
+  constructor(code: RestoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

@@ -6,6 +6,8 @@
  */
 export { crc32Implementation } from './crc.js';
 export {
+  RestoreError,
+  type RestoreErrorCode,
   SinkError,
   SinkStalledError,
   SnapshotArgumentError,
@@ -31,6 +33,7 @@ export {
   type TrailerEvent,
 } from './reader/read-snapshot.js';
 export {
+  DEFAULT_MAX_IMAGE_BYTES,
   type RestoredImage,
   type RestoredRegion,
   type RestoredSnapshot,
