@@ -20,6 +20,7 @@ import {
 } from '../format.js';
 import { PageSet } from '../page-set.js';
 import { zstdCodec } from '../zstd.js';
+import { checkZstdFrame } from '../zstd-frame.js';
 import { openByteSource, type SnapshotSource } from './byte-source.js';
 import { Cursor } from './cursor.js';
 
@@ -322,6 +323,14 @@ export async function* readEvents(
       }
       let data = payload;
       if (compressed) {
+        const problem = checkZstdFrame(payload!, rawBytes);
+        if (problem) {
+          throw new SnapshotFormatError(
+            'DECOMPRESSION_FAILED',
+            at + RECORD_HEADER_BYTES,
+            `ZSTD payload breaks the one-frame rule at its byte ${problem.at}: ${problem.reason}`,
+          );
+        }
         data = new Uint8Array(rawBytes);
         if (!zstdCodec().decompressInto(payload!, data)) {
           throw new SnapshotFormatError(
