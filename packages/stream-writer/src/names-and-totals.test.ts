@@ -25,7 +25,10 @@ describe('region names compare as bytes', () => {
       fc.property(
         fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
         fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
-        (a, b) => {
+        fc.boolean(),
+        (a, other, bomTwin) => {
+          // Half the cases: the second name is the first behind a U+FEFF, the collision TextDecoder made.
+          const b = bomTwin ? `\uFEFF${a}` : other;
           const bytes = header([
             { name: a, pageSize: 1, pageCount: 1 },
             { name: b, pageSize: 1, pageCount: 1 },
