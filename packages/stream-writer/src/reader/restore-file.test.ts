@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,4 +124,44 @@ describe('restoreSnapshotToFile resource use', () => {
       restoreSnapshotToFile(new Uint8Array(0), join(dir, 'y.raw'), { maxImageBytes: -1 }),
     ).rejects.toThrow(/maxImageBytes/);
   });
+});
+
+/** Mounts a 256 KiB tmpfs for the free-space check; needs root and CAP_SYS_ADMIN, else undefined. */
+function smallFileSystem(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const mnt = execFileSync('mktemp', ['-d']).toString().trim();
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { stdio: 'ignore' });
+    return mnt;
+  } catch {
+    execFileSync('rmdir', [mnt]);
+    return undefined;
+  }
+}
+
+describe('restoreSnapshotToFile free space', () => {
+  const mnt = smallFileSystem();
+  afterAll(() => {
+    if (mnt) execFileSync('sh', ['-c', `umount "${mnt}" && rmdir "${mnt}"`]);
+  });
+
+  it.skipIf(!mnt)(
+    'checks free space before writing data, with a typed error (needs root to mount a small tmpfs)',
+    async () => {
+      const c = new Crafter([{ name: 'm', pageSize: 4096, pageCount: 128 }]);
+      c.record({ flags: 0, region: 0, count: 128, first: 0, payload: new Uint8Array(128 * 4096).fill(1) });
+      c.trailer({
+        regionCount: 1,
+        recordCount: 1,
+        pageCount: 128,
+        zeroPageCount: 0,
+        payloadBytes: 128 * 4096,
+      });
+      const error = await restoreSnapshotToFile(c.bytes(), join(mnt!, 'image.raw')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RestoreError);
+      expect(error).toMatchObject({ code: 'NO_SPACE' });
+      expect((error as Error).message).toMatch(/bytes free, fewer than the 524288 bytes/);
+      expect(await readdir(mnt!)).toEqual([]);
+    },
+  );
 });
