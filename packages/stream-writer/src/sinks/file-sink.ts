@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, lstatSync, realpathSync } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SinkError } from '../errors.js';
@@ -62,8 +62,14 @@ export function fileSink(path: string, options: FileSinkOptions = {}): FileSink 
     target = 'missing';
   }
   if (target === 'special') return specialTargetSink(path, { fsync: doSync, stallTimeoutMs });
-  const dir = dirname(path);
-  const tempPath = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.partial`);
+  // A symlink to a regular file (`/dev/stdout` redirected to a file, a link the user keeps) stays a
+  // link: the rename replaces the file it points to, so the temp file goes next to that file.
+  const finalPath = target === 'regular' ? resolveLink(path) : path;
+  const dir = dirname(finalPath);
+  const tempPath = join(
+    dir,
+    `.${basename(finalPath)}.${process.pid}.${randomBytes(6).toString('hex')}.partial`,
+  );
   let handle: FileHandle | undefined;
   let opening: Promise<FileHandle> | undefined;
   // Set only once this sink's exclusive open succeeded: a name someone else holds is never unlinked.
@@ -147,7 +153,7 @@ export function fileSink(path: string, options: FileSinkOptions = {}): FileSink 
           if (doSync) await h.sync();
           await h.close();
           handle = undefined;
-          await rename(tempPath, path);
+          await rename(tempPath, finalPath);
           created = false;
           state = 'closed';
         } catch (error) {
@@ -178,4 +184,13 @@ export function fileSink(path: string, options: FileSinkOptions = {}): FileSink 
       });
     },
   };
+}
+
+/** The file a symlink finally names, or `path` itself when it is no symlink or cannot be resolved. */
+function resolveLink(path: string): string {
+  try {
+    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
+  } catch {
+    return path;
+  }
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, constants, openSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -78,6 +78,8 @@ describe('fileSink on targets that are not regular files', () => {
 
   it('writes into /dev/null without replacing it', async () => {
     const before = statSync('/dev/null');
+    // Never write to a /dev/null something else already replaced: that would only replace it again.
+    expect(before.isCharacterDevice()).toBe(true);
     await snapshot(fileSink('/dev/null'));
     const after = statSync('/dev/null');
     expect(after.isCharacterDevice()).toBe(true);
@@ -98,6 +100,16 @@ describe('fileSink on targets that are not regular files', () => {
       expect((await readdir(dir)).filter((n) => n.startsWith('.null-dev'))).toEqual([]);
     },
   );
+
+  it('replaces the file a symlink names, never the symlink itself', async () => {
+    const real = join(dir, 'real.snap');
+    writeFileSync(real, 'old');
+    const link = join(dir, 'link.snap');
+    await symlink(real, link);
+    await snapshot(fileSink(link));
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect((await verifySnapshot(real)).ok).toBe(true);
+  });
 
   it('fails at the first write for a folder, leaving it alone', async () => {
     const sink = fileSink(dir);
