@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { SinkError } from '../errors.js';
 import { descriptorSink } from './fd-sink.js';
 import type { FileSink } from './file-sink.js';
@@ -9,6 +9,27 @@ import { StallGuard } from './stall.js';
 // fsync on a pipe, socket or most character devices fails with EINVAL (or ENOTSUP): there is nothing
 // to make durable, so that is not a failure of the snapshot.
 const FSYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EROFS']);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Opens write-only, never creating or truncating, and non-blocking: a blocking open of a FIFO with no
+ * reader (or a blocking write to a full one) would hold one of libuv's four threads until a reader
+ * came, possibly forever. A FIFO without a reader (ENXIO) is retried until `gaveUp()`; the writes
+ * then see EAGAIN when the reader lags, which the descriptor sink retries.
+ */
+async function openWithoutBlocking(path: string, gaveUp: () => boolean): Promise<FileHandle> {
+  const flags = constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK;
+  for (let delay = 1; ; delay = Math.min(50, delay * 2)) {
+    try {
+      return await open(path, flags);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENXIO' || !(await stat(path)).isFIFO()) throw error;
+      if (gaveUp()) throw error;
+      await sleep(delay);
+    }
+  }
+}
 
 /**
  * The file sink for a path naming a device, FIFO or socket: opened write-only without O_CREAT or
@@ -34,7 +55,7 @@ export function specialTargetSink(
   const ensureOpen = (): Promise<Sink> => {
     opening ??= guard
       .run(async () => {
-        const h = await open(path, constants.O_WRONLY | constants.O_NOCTTY);
+        const h = await openWithoutBlocking(path, () => state !== 'open' || failure !== undefined);
         // An open that completes after an abort or a stall: nobody will use it.
         if (state !== 'open' || failure) {
           await h.close().catch(() => undefined);

@@ -201,6 +201,19 @@ describe('stall deadline', () => {
     }
   });
 
+  it('fails a FIFO nobody opens for reading with SinkStalledError, without holding a thread', async () => {
+    const fifo = join(dir, 'nobody.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const sink = fileSink(fifo, { stallTimeoutMs: 200 });
+    const error = await sink.write(new Uint8Array(16)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SinkStalledError);
+    expect(error).toMatchObject({ peer: fifo, operation: 'open' });
+    await sink.abort();
+    // A reader that comes later finds no writer: the sink gave the FIFO up.
+    const late = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    closeSync(late);
+  });
+
   it('validates stallTimeoutMs', () => {
     expect(() => fdSink(1, { stallTimeoutMs: -1 })).toThrow(RangeError);
     expect(() => tcpSink({ host: '127.0.0.1', port: 1, stallTimeoutMs: 1.5 })).toThrow(RangeError);
