@@ -40,8 +40,17 @@ export function fdSink(fd: number, options: FdSinkOptions = {}): Sink {
   return descriptorSink(fd, `fd ${fd}`, options);
 }
 
-/** {@link fdSink} naming its receiver `peer` in errors: shared with the file sink's special targets. */
-export function descriptorSink(fd: number, peer: string, options: FdSinkOptions = {}): Sink {
+/** Writes from `offset` to the end of `chunk` once; resolves with the bytes written. */
+type WriteOnce = (chunk: Uint8Array, offset: number) => Promise<number>;
+
+/**
+ * {@link fdSink} naming its receiver `peer` in errors, over any single-write function: shared with
+ * the file sink's special targets, which write through their FileHandle so that closing it waits for
+ * a write still in a libuv thread (a raw fd closed under it could be reused by another open).
+ */
+export function descriptorSink(write: number | WriteOnce, peer: string, options: FdSinkOptions = {}): Sink {
+  const once: WriteOnce =
+    typeof write === 'number' ? (chunk, offset) => writeOnce(write, chunk, offset) : write;
   const maxDelay = options.maxRetryDelayMs ?? 10;
   const guard = new StallGuard(stallTimeoutOption(options.stallTimeoutMs), peer);
   let failure: SinkError | undefined;
@@ -56,7 +65,7 @@ export function descriptorSink(fd: number, peer: string, options: FdSinkOptions 
           let delay = 0;
           while (offset < chunk.byteLength && !aborted && !failure) {
             try {
-              offset += await writeOnce(fd, chunk, offset);
+              offset += await once(chunk, offset);
               delay = 0;
               progress();
             } catch (error) {

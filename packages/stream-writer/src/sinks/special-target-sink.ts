@@ -62,7 +62,12 @@ export function specialTargetSink(
           throw new SinkError('open', new Error('sink was aborted'), path);
         }
         handle = h;
-        inner = descriptorSink(h.fd, path, { stallTimeoutMs: options.stallTimeoutMs });
+        inner = descriptorSink(
+          async (chunk, offset) =>
+            (await h.write(chunk, offset, chunk.byteLength - offset, null)).bytesWritten,
+          path,
+          { stallTimeoutMs: options.stallTimeoutMs },
+        );
         return inner;
       }, 'open')
       .catch((error: unknown) => {
