@@ -140,12 +140,13 @@ export class SinkStalledError extends SinkError {
 }
 
 /** Codes of {@link RestoreError}. */
-export type RestoreErrorCode = 'IMAGE_TOO_LARGE' | 'NO_SPACE' | 'ABORTED';
+export type RestoreErrorCode = 'IMAGE_TOO_LARGE' | 'NO_SPACE' | 'ABORTED' | 'BAD_TARGET';
 
 /**
  * Restoring a (possibly valid) snapshot to an image file was refused or stopped: the image would
  * exceed `maxImageBytes` or what the file system allows (`IMAGE_TOO_LARGE`), the file system lacks
- * the space for the data (`NO_SPACE`), or the caller's AbortSignal fired (`ABORTED`). The temporary
+ * the space for the data (`NO_SPACE`), the caller's AbortSignal fired (`ABORTED`), or the target path
+ * is a folder, device, FIFO or socket, which a restore never replaces (`BAD_TARGET`). The temporary
  * image is already removed when this is thrown.
  */
 export class RestoreError extends Error {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,29 @@ describe('restoreSnapshotToFile resource use', () => {
       restoreSnapshotToFile(new Uint8Array(10), join(dir, 'x.raw'), { signal: controller.signal }),
     ).rejects.toMatchObject({ code: 'ABORTED' });
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('never replaces a device, FIFO or folder with an image (BAD_TARGET), and keeps a symlink a link', async () => {
+    const c = new Crafter([{ name: 'm', pageSize: 4096, pageCount: 1 }]);
+    c.record({ flags: FLAG_ZERO, region: 0, count: 1, first: 0 });
+    c.trailer({ regionCount: 1, recordCount: 1, pageCount: 1, zeroPageCount: 1, payloadBytes: 0 });
+    const bytes = c.bytes();
+    const fifo = join(dir, 'image.fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const target of [fifo, dir]) {
+      await expect(restoreSnapshotToFile(bytes, target)).rejects.toMatchObject({ code: 'BAD_TARGET' });
+    }
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
+    const real = join(dir, 'real.raw');
+    await writeFile(real, 'old');
+    const link = join(dir, 'link.raw');
+    await symlink(real, link);
+    await restoreSnapshotToFile(bytes, link);
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect((await stat(real)).size).toBe(4096);
+    await rm(fifo);
+    await rm(link);
+    await rm(real);
   });
 
   it('validates maxImageBytes', async () => {

@@ -4,6 +4,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { RestoreError, SnapshotArgumentError, SnapshotFormatError } from '../errors.js';
 import { HEADER_FIXED_BYTES, type SnapshotHeader, type SnapshotTrailer } from '../format.js';
+import { describeOutputTarget, type OutputTargetKind, resolveLink } from '../sinks/output-target.js';
 import type { SnapshotSource } from './byte-source.js';
 import { type ReadSnapshotOptions, readSnapshot } from './read-snapshot.js';
 
@@ -177,8 +178,9 @@ export async function restoreSnapshotToFile(
   const aborted = () =>
     new RestoreError('ABORTED', `restore to ${path} was aborted`, { cause: signal?.reason });
   if (signal?.aborted) throw aborted();
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.partial`);
+  const finalPath = imageTarget(path);
+  const dir = dirname(finalPath);
+  const temp = join(dir, `.${basename(finalPath)}.${process.pid}.${randomBytes(6).toString('hex')}.partial`);
   const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   const space = new SpaceBudget(dir);
   let stop: (() => void) | undefined;
@@ -240,7 +242,7 @@ export async function restoreSnapshotToFile(
     await unlessAborted(handle.sync());
     await handle.close();
     if (signal?.aborted) throw aborted();
-    await rename(temp, path);
+    await rename(temp, finalPath);
     ok = true;
     return { header: header!, trailer: trailer!, bytes: total, regionOffsets: offsets };
   } finally {
@@ -252,6 +254,26 @@ export async function restoreSnapshotToFile(
       void events.return(undefined).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Where the image is renamed to: `path`, or the file a symlink names. A folder, device, FIFO or
+ * socket is never replaced by an image (and an image needs a seekable file): `BAD_TARGET`.
+ */
+function imageTarget(path: string): string {
+  let kind: OutputTargetKind;
+  try {
+    kind = describeOutputTarget(path);
+  } catch {
+    return path; // unreadable: the open in the same folder reports the real error
+  }
+  if (kind === 'special' || kind === 'directory') {
+    throw new RestoreError(
+      'BAD_TARGET',
+      `${path} is a ${kind === 'directory' ? 'folder' : 'device, FIFO or socket'}; a restore writes a new image file and never replaces one`,
+    );
+  }
+  return kind === 'regular' ? resolveLink(path) : path;
 }
 
 /** Maps the file system's refusals of the image to a {@link RestoreError}; others pass through. */

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, realpathSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SinkError } from '../errors.js';
-import { describeOutputTarget, type OutputTargetKind } from './output-target.js';
+import { describeOutputTarget, type OutputTargetKind, resolveLink } from './output-target.js';
 import type { Sink } from './sink.js';
 import { specialTargetSink } from './special-target-sink.js';
 import { stallTimeoutOption } from './stall.js';
@@ -184,13 +184,4 @@ export function fileSink(path: string, options: FileSinkOptions = {}): FileSink 
       });
     },
   };
-}
-
-/** The file a symlink finally names, or `path` itself when it is no symlink or cannot be resolved. */
-function resolveLink(path: string): string {
-  try {
-    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
-  } catch {
-    return path;
-  }
 }

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 
 /**
  * What an output path names: `missing` (nothing there yet), `regular` (a regular file), `directory`,
@@ -25,4 +25,16 @@ export function describeOutputTarget(path: string): OutputTargetKind {
   if (st.isFile()) return 'regular';
   if (st.isDirectory()) return 'directory';
   return 'special';
+}
+
+/**
+ * The file a symlink finally names, or `path` itself when it is no symlink or cannot be resolved:
+ * where a temp-and-rename writer must rename to, so that a link stays a link.
+ */
+export function resolveLink(path: string): string {
+  try {
+    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
+  } catch {
+    return path;
+  }
 }
