@@ -87,7 +87,7 @@ export class SnapshotStateError extends Error {
  * system error code when there was one (`ENOSPC`, `EPIPE`, `ECONNRESET`, ...), else `SINK_FAILED`.
  */
 export class SinkError extends Error {
-  override readonly name = 'SinkError';
+  override readonly name: string = 'SinkError';
   /** System error code of the cause (`ENOSPC`, `EPIPE`, ...) or `SINK_FAILED`. */
   readonly code: string;
   /** Which sink operation failed. */
@@ -113,4 +113,49 @@ function errorCode(error: unknown): string | undefined {
     if (typeof code === 'string' && code.length > 0) return code;
   }
   return undefined;
+}
+
+/**
+ * A sink made no progress for its stall deadline (`stallTimeoutMs`): the receiver stopped reading
+ * (a TCP peer that accepts and never reads, a full pipe nobody drains). `code` is `SINK_STALLED`;
+ * `peer` names the receiver and `timeoutMs` the deadline that passed.
+ */
+export class SinkStalledError extends SinkError {
+  override readonly name: string = 'SinkStalledError';
+  /** The receiver that stopped reading, e.g. `tcp 127.0.0.1:9000`, `fd 1`, `/dev/stdout`. */
+  readonly peer: string;
+  /** The deadline that passed, ms. */
+  readonly timeoutMs: number;
+  /** @param peer - who stopped reading. @param timeoutMs - the deadline. @param operation - what waited. */
+  constructor(peer: string, timeoutMs: number, operation: 'open' | 'write' | 'close' = 'write') {
+    super(
+      operation,
+      Object.assign(new Error(`${peer} accepted no bytes for ${timeoutMs} ms (stallTimeoutMs)`), {
+        code: 'SINK_STALLED',
+      }),
+    );
+    this.peer = peer;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Codes of {@link RestoreError}. */
+export type RestoreErrorCode = 'IMAGE_TOO_LARGE' | 'NO_SPACE' | 'ABORTED' | 'BAD_TARGET';
+
+/**
+ * Restoring a (possibly valid) snapshot to an image file was refused or stopped: the image would
+ * exceed `maxImageBytes` or what the file system allows (`IMAGE_TOO_LARGE`), the file system lacks
+ * the space for the data (`NO_SPACE`), the caller's AbortSignal fired (`ABORTED`), or the target path
+ * is a folder, device, FIFO or socket, which a restore never replaces (`BAD_TARGET`). The temporary
+ * image is already removed when this is thrown.
+ */
+export class RestoreError extends Error {
+  override readonly name = 'RestoreError';
+  /** What stopped the restore. */
+  readonly code: RestoreErrorCode;
+  /** @param code - what stopped it. @param message - detail, with the sizes involved. */
+  constructor(code: RestoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
 }

@@ -35,6 +35,8 @@ export const LIMITS = {
   maxPageCount: 2 ** 40,
   /** pageSize × pageCount of one region. */
   maxRegionBytes: 2 ** 52,
+  /** Σ pageSize × pageCount over all regions: the restore image size, addressable as a safe integer. */
+  maxTotalBytes: 2 ** 52,
   maxRecordBytes: 2 ** 30,
   maxHeaderBytes: HEADER_FIXED_BYTES + 1024 + 0xffff * (REGION_ENTRY_FIXED_BYTES + 1024) + CRC_BYTES,
 } as const;
@@ -70,7 +72,8 @@ export interface SnapshotHeader {
   readonly crc: number;
 }
 
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text, not a marker to strip; names compare as their bytes.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 /** True for 1, 2, 4, ... up to 2^30. */
@@ -189,6 +192,7 @@ export function decodeHeader(bytes: Uint8Array): SnapshotHeader {
   let off = HEADER_FIXED_BYTES + writerIdLength;
   const regions: RegionDescriptor[] = [];
   const seen = new Set<string>();
+  let totalBytes = 0;
   for (let i = 0; i < regionCount; i++) {
     if (off + REGION_ENTRY_FIXED_BYTES > length - CRC_BYTES) {
       throw new SnapshotFormatError('BAD_HEADER', off, `region table entry ${i} runs past the header end`);
@@ -217,6 +221,14 @@ export function decodeHeader(bytes: Uint8Array): SnapshotHeader {
         'BAD_REGION',
         off,
         `region ${i}: page size ${pageSize} exceeds the max record bytes ${maxRecordBytes}`,
+      );
+    }
+    totalBytes += pageCount * pageSize;
+    if (totalBytes > LIMITS.maxTotalBytes) {
+      throw new SnapshotFormatError(
+        'BAD_REGION',
+        off + 4,
+        `region ${i}: the regions up to this one total ${totalBytes} bytes, more than 2^52`,
       );
     }
     const nameLength = view.getUint16(off + 12, true);

@@ -6,7 +6,10 @@
  */
 export { crc32Implementation } from './crc.js';
 export {
+  RestoreError,
+  type RestoreErrorCode,
   SinkError,
+  SinkStalledError,
   SnapshotArgumentError,
   type SnapshotArgumentErrorCode,
   SnapshotFormatError,
@@ -30,6 +33,7 @@ export {
   type TrailerEvent,
 } from './reader/read-snapshot.js';
 export {
+  DEFAULT_MAX_IMAGE_BYTES,
   type RestoredImage,
   type RestoredRegion,
   type RestoredSnapshot,
@@ -50,7 +54,9 @@ export {
 export { discardSink } from './sinks/discard-sink.js';
 export { type FdSinkOptions, fdSink } from './sinks/fd-sink.js';
 export { type FileSink, type FileSinkOptions, fileSink } from './sinks/file-sink.js';
+export { describeOutputTarget, type OutputTargetKind } from './sinks/output-target.js';
 export type { Sink } from './sinks/sink.js';
+export { DEFAULT_STALL_TIMEOUT_MS } from './sinks/stall.js';
 export { type TcpSinkOptions, tcpSink } from './sinks/tcp-sink.js';
 export { type WritableSinkOptions, writableSink } from './sinks/writable-sink.js';
 export { VERSION } from './version.js';

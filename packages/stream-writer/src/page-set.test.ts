@@ -23,6 +23,12 @@ describe('PageSet', () => {
             }
             expect(set.count(0)).toBe(model.reduce((a, b) => a + b, 0));
             expect(set.firstUnmarked(0)).toBe(model.indexOf(0));
+            // Touching runs merge: one interval per maximal run of marked pages.
+            const runs = model.reduce(
+              (n, v, i) => n + (v === 1 && (i === 0 || model[i - 1] === 0) ? 1 : 0),
+              0,
+            );
+            expect(set.intervalCount()).toBe(runs);
           }
         },
       ),

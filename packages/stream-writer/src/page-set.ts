@@ -1,23 +1,79 @@
 /**
  * Which pages of each region have been seen: the duplicate check of writer and reader.
  *
- * Sparse on purpose: bitmap chunks are allocated only where pages are marked, so a header that claims
- * a huge region costs nothing until records actually name its pages, and each record can allocate at
- * most a couple of chunks.
+ * An interval set per region: each maximal run of marked pages is one node of a treap keyed by its
+ * first page, so marking a run costs O(log n) in the number of runs whatever its length, and a run
+ * that touches a neighbour merges with it. A record naming 2^30 zero pages costs one node, and the
+ * number of nodes never exceeds the number of `mark` calls (records), so memory is a constant per
+ * record read and time is O(records × log records) — never proportional to a page count.
  */
-// 1 Ki pages per chunk (128 bytes of bitmap): small, so a crafted stream of tiny records each naming
-// a new chunk can make the reader allocate only a few bytes per byte it reads.
-const CHUNK_SHIFT = 10;
-const CHUNK_PAGES = 1 << CHUNK_SHIFT;
-const CHUNK_MASK = CHUNK_PAGES - 1;
+
+interface Run {
+  first: number;
+  /** One past the last page. */
+  end: number;
+  /** Heap priority: random, so the tree stays balanced in expectation whatever the marking order. */
+  readonly priority: number;
+  left: Run | undefined;
+  right: Run | undefined;
+}
+
+/** Splits `t` into runs starting before `page` and runs starting at or after it. */
+function split(t: Run | undefined, page: number): [Run | undefined, Run | undefined] {
+  if (!t) return [undefined, undefined];
+  if (t.first < page) {
+    const [l, r] = split(t.right, page);
+    t.right = l;
+    return [t, r];
+  }
+  const [l, r] = split(t.left, page);
+  t.left = r;
+  return [l, t];
+}
+
+/** Joins two treaps where every run of `a` precedes every run of `b`. */
+function merge(a: Run | undefined, b: Run | undefined): Run | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  if (a.priority > b.priority) {
+    a.right = merge(a.right, b);
+    return a;
+  }
+  b.left = merge(a, b.left);
+  return b;
+}
+
+function lastRun(t: Run | undefined): Run | undefined {
+  while (t?.right) t = t.right;
+  return t;
+}
+
+function firstRun(t: Run | undefined): Run | undefined {
+  while (t?.left) t = t.left;
+  return t;
+}
+
+function withoutLast(t: Run): Run | undefined {
+  if (!t.right) return t.left;
+  t.right = withoutLast(t.right);
+  return t;
+}
+
+function withoutFirst(t: Run): Run | undefined {
+  if (!t.left) return t.right;
+  t.left = withoutFirst(t.left);
+  return t;
+}
 
 export class PageSet {
-  private readonly chunks: Map<number, Uint32Array>[];
+  private readonly roots: (Run | undefined)[];
   private readonly marked: number[];
+  private readonly runs: number[];
 
   constructor(readonly pageCounts: readonly number[]) {
-    this.chunks = pageCounts.map(() => new Map());
+    this.roots = pageCounts.map(() => undefined);
     this.marked = pageCounts.map(() => 0);
+    this.runs = pageCounts.map(() => 0);
   }
 
   /** Pages marked in `region`. */
@@ -25,61 +81,62 @@ export class PageSet {
     return this.marked[region]!;
   }
 
+  /** Runs (maximal intervals of marked pages) held for all regions: the whole memory this set uses. */
+  intervalCount(): number {
+    return this.runs.reduce((a, b) => a + b, 0);
+  }
+
   /** Returns the first page of `[first, first + count)` already marked, or -1. Marks nothing. */
   findMarked(region: number, first: number, count: number): number {
-    const chunks = this.chunks[region]!;
-    let page = first;
     const end = first + count;
-    while (page < end) {
-      const chunkIndex = Math.floor(page / CHUNK_PAGES);
-      const chunkEnd = Math.min(end, (chunkIndex + 1) * CHUNK_PAGES);
-      const chunk = chunks.get(chunkIndex);
-      if (chunk) {
-        for (let p = page; p < chunkEnd; p++) {
-          const bit = p & CHUNK_MASK;
-          if ((chunk[bit >>> 5]! & (1 << (bit & 31))) !== 0) return p;
-        }
+    // The run starting last at or before `first`, and the run starting first after it, are the only
+    // candidates: runs are disjoint and sorted.
+    let t = this.roots[region];
+    let before: Run | undefined;
+    let after: Run | undefined;
+    while (t) {
+      if (t.first <= first) {
+        before = t;
+        t = t.right;
+      } else {
+        after = t;
+        t = t.left;
       }
-      page = chunkEnd;
     }
+    if (before && before.end > first) return first;
+    if (after && after.first < end) return after.first;
     return -1;
   }
 
   /** Marks `[first, first + count)`; the caller has checked that none is marked. */
   mark(region: number, first: number, count: number): void {
-    const chunks = this.chunks[region]!;
-    let page = first;
-    const end = first + count;
-    while (page < end) {
-      const chunkIndex = Math.floor(page / CHUNK_PAGES);
-      const chunkEnd = Math.min(end, (chunkIndex + 1) * CHUNK_PAGES);
-      let chunk = chunks.get(chunkIndex);
-      if (!chunk) {
-        chunk = new Uint32Array(CHUNK_PAGES >>> 5);
-        chunks.set(chunkIndex, chunk);
-      }
-      for (let p = page; p < chunkEnd; p++) {
-        const bit = p & CHUNK_MASK;
-        chunk[bit >>> 5]! |= 1 << (bit & 31);
-      }
-      page = chunkEnd;
+    let start = first;
+    let end = first + count;
+    let [lower, upper] = split(this.roots[region], first);
+    let runs = this.runs[region]! + 1;
+    const prev = lastRun(lower);
+    if (prev && prev.end === start) {
+      start = prev.first;
+      lower = withoutLast(lower!);
+      runs--;
     }
+    const next = firstRun(upper);
+    if (next && next.first === end) {
+      end = next.end;
+      upper = withoutFirst(upper!);
+      runs--;
+    }
+    const run: Run = { first: start, end, priority: Math.random(), left: undefined, right: undefined };
+    this.roots[region] = merge(merge(lower, run), upper);
+    this.runs[region] = runs;
     this.marked[region]! += count;
   }
 
   /** First page of `region` not marked, or -1 if all are. */
   firstUnmarked(region: number): number {
-    const total = this.pageCounts[region]!;
-    const chunks = this.chunks[region]!;
-    for (let base = 0; base < total; base += CHUNK_PAGES) {
-      const chunk = chunks.get(base / CHUNK_PAGES);
-      if (!chunk) return base;
-      const end = Math.min(total, base + CHUNK_PAGES);
-      for (let p = base; p < end; p++) {
-        const bit = p & CHUNK_MASK;
-        if ((chunk[bit >>> 5]! & (1 << (bit & 31))) === 0) return p;
-      }
-    }
-    return -1;
+    const head = firstRun(this.roots[region]);
+    if (!head || head.first > 0) return 0;
+    // Touching runs are merged, so the first run ends at the first gap.
+    return head.end >= this.pageCounts[region]! ? -1 : head.end;
   }
 }

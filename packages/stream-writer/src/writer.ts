@@ -147,6 +147,11 @@ export interface SnapshotWriter {
 
 /** Bytes checksummed and copied at a time: small enough to stay in L2 between the two passes. */
 const COPY_PIECE = 64 * 1024;
+// A lone surrogate encodes as U+FFFD, so two different names could encode to the same bytes: names
+// must be well-formed for "unique as strings" to mean "unique as bytes", which is what readers compare.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+/** How long an abort waits for an in-flight write before aborting the sink under it, ms. */
+const ABORT_GRACE_MS = 200;
 
 const defaultClock = { now: () => Number(process.hrtime.bigint()) };
 
@@ -172,6 +177,7 @@ function validateRegions(regions: unknown): SnapshotRegion[] {
   }
   const names = new Set<string>();
   const encoder = new TextEncoder();
+  let totalBytes = 0;
   return regions.map((r: SnapshotRegion, i) => {
     const at = `regions[${i}]`;
     if (typeof r !== 'object' || r === null)
@@ -179,12 +185,13 @@ function validateRegions(regions: unknown): SnapshotRegion[] {
     if (
       typeof r.name !== 'string' ||
       r.name.length === 0 ||
+      LONE_SURROGATE.test(r.name) ||
       encoder.encode(r.name).length > LIMITS.maxNameBytes
     ) {
       throw new SnapshotArgumentError(
         'INVALID_OPTION',
         `${at}.name`,
-        'expected a non-empty string of at most 1024 UTF-8 bytes',
+        'expected a non-empty, well-formed string (no lone surrogates) of at most 1024 UTF-8 bytes',
       );
     }
     if (names.has(r.name))
@@ -203,6 +210,14 @@ function validateRegions(regions: unknown): SnapshotRegion[] {
         'INVALID_OPTION',
         `${at}.pageCount`,
         'pageSize × pageCount exceeds 2^52 bytes',
+      );
+    }
+    totalBytes += r.pageCount * r.pageSize;
+    if (totalBytes > LIMITS.maxTotalBytes) {
+      throw new SnapshotArgumentError(
+        'INVALID_OPTION',
+        `${at}.pageCount`,
+        'the regions together exceed 2^52 bytes',
       );
     }
     return { name: r.name, pageSize: r.pageSize, pageCount: r.pageCount };
@@ -740,8 +755,20 @@ class Writer implements SnapshotWriter {
   private closing: Promise<void> | undefined;
   private abortSink(reason: unknown): Promise<void> {
     this.sinkAborted ??= (async () => {
-      // Let an in-flight write settle first, so the sink never sees abort race a write.
-      await this.inFlight?.catch(() => undefined);
+      // Let an in-flight write settle first, so a sink rarely sees abort race a write; but a receiver
+      // that stopped reading would hold the write (and so the abort) forever: after a short grace the
+      // sink is aborted anyway, and the package's sinks settle the write they have in flight.
+      const inFlight = this.inFlight;
+      if (inFlight) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          inFlight.catch(() => undefined),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, ABORT_GRACE_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
       try {
         await this.sink.abort(reason);
       } catch {

@@ -20,6 +20,7 @@ import {
 } from '../format.js';
 import { PageSet } from '../page-set.js';
 import { zstdCodec } from '../zstd.js';
+import { checkZstdFrame } from '../zstd-frame.js';
 import { openByteSource, type SnapshotSource } from './byte-source.js';
 import { Cursor } from './cursor.js';
 
@@ -135,9 +136,35 @@ function checkExpected(header: SnapshotHeader, expected: readonly RegionDescript
  *
  * Allocation is bounded by the header and by `maxRecordBytes`, never by what a length field claims.
  */
-export async function* readSnapshot(
+export function readSnapshot(
   source: SnapshotSource,
   options: ReadSnapshotOptions = {},
+): AsyncGenerator<SnapshotEvent, void, undefined> {
+  return readEvents(source, options);
+}
+
+/**
+ * What the reader holds besides the record in hand, reported after each record (test support, not
+ * exported from the package): the resource bound of docs/FORMAT.md is stated in these terms.
+ */
+export interface ReaderState {
+  /** Stream offset just past the record. */
+  readonly offset: number;
+  /** Length of the header. */
+  readonly headerBytes: number;
+  /** Page records read so far. */
+  readonly records: number;
+  /** Intervals of saved pages the duplicate/completeness check holds, over all regions. */
+  readonly intervals: number;
+  /** Bytes of the buffer the record's payload was decompressed into (0 if none). */
+  readonly decodeBytes: number;
+}
+
+/** {@link readSnapshot} with a probe called after every accepted record. */
+export async function* readEvents(
+  source: SnapshotSource,
+  options: ReadSnapshotOptions,
+  probe?: (state: ReaderState) => void,
 ): AsyncGenerator<SnapshotEvent, void, undefined> {
   const maxRecordBytes = limitOption(
     'maxRecordBytes',
@@ -296,6 +323,14 @@ export async function* readSnapshot(
       }
       let data = payload;
       if (compressed) {
+        const problem = checkZstdFrame(payload!, rawBytes);
+        if (problem) {
+          throw new SnapshotFormatError(
+            'DECOMPRESSION_FAILED',
+            at + RECORD_HEADER_BYTES,
+            `ZSTD payload breaks the one-frame rule at its byte ${problem.at}: ${problem.reason}`,
+          );
+        }
         data = new Uint8Array(rawBytes);
         if (!zstdCodec().decompressInto(payload!, data)) {
           throw new SnapshotFormatError(
@@ -310,6 +345,13 @@ export async function* readSnapshot(
       pages += count;
       payloadBytes += stored;
       if (zero) zeroPages += count;
+      probe?.({
+        offset: cur.offset,
+        headerBytes: header.byteLength,
+        records,
+        intervals: seen.intervalCount(),
+        decodeBytes: compressed ? rawBytes : 0,
+      });
       yield { type: 'pages', offset: at, region, first, count, zero, compressed, storedBytes: stored, data };
     }
   } finally {

@@ -10,6 +10,11 @@ export interface Sink {
   write(chunk: Uint8Array): Promise<void>;
   /** Flushes and finalises (a file sink fsyncs and renames into place). Called once, after the last write settled. */
   close(): Promise<void>;
-  /** Discards the output: nothing is left under a file sink's final name. Idempotent; never rejects for a sink already failed. */
+  /**
+   * Discards the output: nothing is left under a file sink's final name. Idempotent; never rejects for
+   * a sink already failed. May be called while a write is in flight (the writer waits only briefly
+   * for it, since a receiver that stopped reading can hold it forever): the package's sinks then
+   * reject that write at once.
+   */
   abort(reason?: unknown): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { Sink } from './sink.js';
+import { stallTimeoutOption } from './stall.js';
 import { writableSink } from './writable-sink.js';
 
 /** Options of {@link tcpSink}. */
@@ -16,6 +17,12 @@ export interface TcpSinkOptions {
   closeTimeoutMs?: number;
   /** How long to wait for the connection to be established, ms (default 10 000); then ETIMEDOUT. */
   connectTimeoutMs?: number;
+  /**
+   * A write the receiver does not take for this long (it accepted the connection but stopped
+   * reading, and the socket buffers are full) fails with a {@link SinkStalledError} naming
+   * `tcp host:port`, ms. Default 30 000; 0 waits forever.
+   */
+  stallTimeoutMs?: number;
 }
 
 /**
@@ -29,6 +36,7 @@ export function tcpSink(options: TcpSinkOptions): Sink {
   if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
     throw new RangeError(`options.port: expected an integer in [1, 65535], got ${String(options.port)}`);
   }
+  stallTimeoutOption(options.stallTimeoutMs);
   const socket = connect({ host: options.host, port: options.port });
   socket.setNoDelay(true);
   // Without this an unreachable host holds the snapshot for the kernel's SYN retries (minutes).
@@ -46,11 +54,14 @@ export function tcpSink(options: TcpSinkOptions): Sink {
     copy: false,
     waitForClose: true,
     closeTimeoutMs: options.closeTimeoutMs ?? 30_000,
+    stallTimeoutMs: options.stallTimeoutMs,
+    peer: `tcp ${options.host}:${options.port}`,
   });
   return {
     write: (chunk) => inner.write(chunk),
     close: () => inner.close(),
     async abort(reason) {
+      // Settles a write in flight at once; the reset below frees the socket whatever the peer does.
       await inner.abort(reason);
       if (!socket.destroyed) {
         // resetAndDestroy needs a connected handle; before connect, a plain destroy is all there is.

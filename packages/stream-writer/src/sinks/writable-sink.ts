@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { SinkError } from '../errors.js';
 import type { Sink } from './sink.js';
+import { StallGuard, stallTimeoutOption } from './stall.js';
 
 /** Options of {@link writableSink}. */
 export interface WritableSinkOptions {
@@ -22,6 +23,13 @@ export interface WritableSinkOptions {
   waitForClose?: boolean;
   /** With waitForClose: how long close() waits, ms (default 30 000); then it fails with ETIMEDOUT. */
   closeTimeoutMs?: number;
+  /**
+   * A write the stream has not called back for this long fails with a {@link SinkStalledError} (the
+   * receiver stopped reading), ms. Default 30 000; 0 waits forever.
+   */
+  stallTimeoutMs?: number;
+  /** Names the receiver in errors (default `writable stream`), e.g. `tcp 10.0.0.2:9000`. */
+  peer?: string;
 }
 
 /**
@@ -40,6 +48,7 @@ export function writableSink(
   const copy = options.copy ?? true;
   const waitForClose = options.waitForClose ?? false;
   const closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
+  const guard = new StallGuard(stallTimeoutOption(options.stallTimeoutMs), options.peer ?? 'writable stream');
   let failure: SinkError | undefined;
   let closing = false;
   let aborted = false;
@@ -65,36 +74,44 @@ export function writableSink(
     write(chunk) {
       if (failure) return Promise.reject(failure);
       if (aborted) return Promise.reject(new SinkError('write', new Error('sink was aborted')));
-      return new Promise<void>((resolve, reject) => {
-        let settled = false;
-        const onFail = () => {
-          if (settled) return;
-          settled = true;
-          cleanup();
-          reject(failure ?? new SinkError('write', new Error('stream closed')));
-        };
-        const cleanup = () => {
-          w.off('error', onFail);
-          w.off('close', onFail);
-        };
-        w.once('error', onFail);
-        w.once('close', onFail);
-        try {
-          w.write(copy ? Buffer.from(chunk) : chunk, (error) => {
-            if (settled) return;
-            settled = true;
-            cleanup();
-            if (error) {
+      const pending = guard.run(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            let settled = false;
+            const onFail = () => {
+              if (settled) return;
+              settled = true;
+              cleanup();
+              reject(failure ?? new SinkError('write', new Error('stream closed')));
+            };
+            const cleanup = () => {
+              w.off('error', onFail);
+              w.off('close', onFail);
+            };
+            w.once('error', onFail);
+            w.once('close', onFail);
+            try {
+              w.write(copy ? Buffer.from(chunk) : chunk, (error) => {
+                if (settled) return;
+                settled = true;
+                cleanup();
+                if (error) {
+                  failure ??= new SinkError('write', error);
+                  reject(failure);
+                } else resolve();
+              });
+            } catch (error) {
+              settled = true;
+              cleanup();
               failure ??= new SinkError('write', error);
               reject(failure);
-            } else resolve();
-          });
-        } catch (error) {
-          settled = true;
-          cleanup();
-          failure ??= new SinkError('write', error);
-          reject(failure);
-        }
+            }
+          }),
+      );
+      return pending.catch((error: unknown) => {
+        // A stall or an abort fails every later write too.
+        failure ??= error instanceof SinkError ? error : new SinkError('write', error);
+        throw failure;
       });
     },
     close() {
@@ -104,53 +121,65 @@ export function writableSink(
         detach();
         return Promise.resolve();
       }
-      return new Promise<void>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
-        const done = () => {
-          if (timer) clearTimeout(timer);
-          w.off('error', onFail);
-          w.off('finish', onFinish);
-          w.off('close', onClosed);
-          detach();
-        };
-        const onFinish = () => {
-          if (!waitForClose) {
-            done();
-            resolve();
-            return;
-          }
-          if (w.destroyed && (w as { closed?: boolean }).closed) onClosed();
-          timer = setTimeout(() => {
-            onFail(
-              Object.assign(new Error(`peer did not close within ${closeTimeoutMs} ms`), {
-                code: 'ETIMEDOUT',
-              }),
-            );
-          }, closeTimeoutMs);
-        };
-        const onClosed = () => {
-          if (!waitForClose || failure) return;
-          done();
-          resolve();
-        };
-        const onFail = (error: unknown) => {
-          done();
-          failure ??= new SinkError('close', error);
-          reject(failure);
-        };
-        w.once('finish', onFinish);
-        w.once('error', onFail);
-        w.once('close', onClosed);
-        try {
-          w.end();
-        } catch (error) {
-          onFail(error);
-        }
-      });
+      return guard
+        .run(
+          (progress) =>
+            new Promise<void>((resolve, reject) => {
+              let timer: NodeJS.Timeout | undefined;
+              const done = () => {
+                if (timer) clearTimeout(timer);
+                w.off('error', onFail);
+                w.off('finish', onFinish);
+                w.off('close', onClosed);
+                detach();
+              };
+              const onFinish = () => {
+                // Everything was handed over: what is left is the peer's close, under closeTimeoutMs.
+                progress(false);
+                if (!waitForClose) {
+                  done();
+                  resolve();
+                  return;
+                }
+                if (w.destroyed && (w as { closed?: boolean }).closed) onClosed();
+                timer = setTimeout(() => {
+                  onFail(
+                    Object.assign(new Error(`peer did not close within ${closeTimeoutMs} ms`), {
+                      code: 'ETIMEDOUT',
+                    }),
+                  );
+                }, closeTimeoutMs);
+              };
+              const onClosed = () => {
+                if (!waitForClose || failure) return;
+                done();
+                resolve();
+              };
+              const onFail = (error: unknown) => {
+                done();
+                failure ??= new SinkError('close', error);
+                reject(failure);
+              };
+              w.once('finish', onFinish);
+              w.once('error', onFail);
+              w.once('close', onClosed);
+              try {
+                w.end();
+              } catch (error) {
+                onFail(error);
+              }
+            }),
+          'close',
+        )
+        .catch((error: unknown) => {
+          failure ??= error instanceof SinkError ? error : new SinkError('close', error);
+          throw failure;
+        });
     },
     abort() {
       if (aborted) return Promise.resolve();
       aborted = true;
+      guard.abortAll();
       detach();
       if (destroyOnAbort && !w.destroyed) w.destroy();
       return Promise.resolve();
