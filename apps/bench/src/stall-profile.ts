@@ -1,6 +1,6 @@
 import type { SimSinkOptions } from '@bgsnap/fault-source-sim';
 import { formatBytes, formatNs, parseDuration, parseRate } from '@bgsnap/rate-limiter';
-import { BadInputError } from '../errors.js';
+import { BadInputError } from 'bgsnap';
 
 /**
  * How a benchmark sink misbehaves:
