@@ -67,6 +67,7 @@ describe('splitPolicyItems', () => {
   // Specs whose options hold commas, `=` and slashes: a comma inside them never starts an item.
   const specs = [
     'token-bucket:rate=1MiB/s,burst=1MiB',
+    'token-bucket:burst=1MiB,rate=1MiB/s',
     'threshold:latency=2ms,pages=3,poll=250us',
     'latency-target:{"p99":"500us","control":"pi"}',
     'latency-target:p99=1ms+token-bucket:rate=1GiB/s,burst=8MiB',
