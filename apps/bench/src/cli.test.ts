@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writePolicyModule } from './policy-module.fixture.js';
 
 // End-to-end: the built bins, as a user runs them (build first: `pnpm --filter @bgsnap/bench... build`).
 const BENCH_CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
@@ -70,12 +71,7 @@ describe('bgsnap-bench', () => {
   });
 
   it("benchmarks a user's policy module beside a built-in one, then --from redraws that run", async () => {
-    const mod = join(dir, 'my-policy.mjs');
-    writeFileSync(
-      mod,
-      `export default (o) => ({ name: 'mine(' + (o.pages ?? 8) + ')', start() {}, onFault() {}, onScan() {}, onSinkWrite() {},
-        decide: () => ({ scanPages: Number(o.pages ?? 8), waitNs: 0 }) });\n`,
-    );
+    writePolicyModule(dir);
     const out = join(dir, 'run');
     // The simulator in virtual time: 4 MiB takes milliseconds, whatever the machine's load.
     const r = await node(BENCH_CLI, [

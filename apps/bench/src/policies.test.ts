@@ -5,17 +5,12 @@ import { BadInputError } from 'bgsnap';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BENCH_POLICIES, parsePolicies, splitPolicyItems } from './policies.js';
+import { writePolicyModule } from './policy-module.fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bgsnap-bench-policies-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A user's policy module, as `bgsnap run --limiter ./my-policy.mjs` takes it. */
-const MODULE = join(dir, 'my-policy.mjs');
-writeFileSync(
-  MODULE,
-  `export default (o) => ({ name: 'mine(' + (o.pages ?? 8) + ')', start() {}, onFault() {}, onScan() {}, onSinkWrite() {},
-    decide: () => ({ scanPages: Number(o.pages ?? 8), waitNs: 0 }) });\n`,
-);
+const MODULE = writePolicyModule(dir);
 const NOT_A_POLICY = join(dir, 'not-a-policy.mjs');
 writeFileSync(NOT_A_POLICY, 'export default { name: 42 };\n');
 
