@@ -68,6 +68,7 @@ describe('splitPolicyItems', () => {
     'latency-target:p99=1ms+token-bucket:rate=1GiB/s,burst=8MiB',
     './my-policy.mjs:pages=16,mode=slow',
     '/abs/policy.js',
+    'file:///abs/policy.mjs:pages=4,mode=slow',
     'unlimited',
   ];
   const item = fc.oneof(

@@ -47,8 +47,9 @@ const NAME = /^[A-Za-z0-9][\w.+-]*$/;
 
 /** Whether `value` (after `name=`) begins a limiter: a module path or a known policy name. */
 function startsLimiter(value: string): boolean {
-  // Paths as the shell gives them (./x, ../x, /x, C:\x) or any *.js/*.mjs/*.cjs file; not `1MiB/s`.
-  if (/^(\.{0,2}[/\\]|[A-Za-z]:[/\\])|^[^:]*\.(m|c)?js(:|$)/.test(value)) return true;
+  // Paths as the shell gives them (./x, ../x, /x, C:\x), file: URLs, or any *.js/*.mjs/*.cjs file;
+  // not an option value such as `1MiB/s`.
+  if (/^(\.{0,2}[/\\]|[A-Za-z]:[/\\]|file:)|^[^:]*\.(m|c)?js(:|$)/.test(value)) return true;
   const head = value.split(/[:+]/, 1)[0]!.trim();
   try {
     parseLimiterSpec(head);
