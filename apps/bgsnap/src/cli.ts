@@ -4,7 +4,6 @@
  * 2 bad input or usage (nothing written); 130 interrupted (memory released, no output kept).
  */
 import { Command, CommanderError } from 'commander';
-import { registerBench } from './commands/bench.js';
 import { registerFileCommands } from './commands/file-commands.js';
 import { registerRun } from './commands/run.js';
 import { EXIT } from './commands/shared.js';
@@ -53,7 +52,18 @@ program
 registerRun(program, run);
 registerSim(program, run);
 registerFileCommands(program, run);
-registerBench(program, run);
+// The benchmark harness moved to its own package; point whoever still types `bgsnap bench` at it.
+program
+  .command('bench', { hidden: true })
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .action(() => {
+    process.stderr.write(
+      'bgsnap: `bgsnap bench` moved to `bgsnap-bench` (apps/bench); run `bgsnap-bench --help`\n',
+    );
+    process.exitCode = EXIT.usage;
+  });
 
 try {
   if (process.argv.length <= 2) {

@@ -3,6 +3,18 @@
  * `snapshot()` library API, the report, and the pieces the `bgsnap` CLI is built from.
  * @packageDocumentation
  */
+/**
+ * The `bgsnap` CLI's exit codes and option checks (each throws {@link BadInputError} naming the
+ * option), for command-line tools built on the app such as `bgsnap-bench`.
+ */
+export {
+  checkOutputPath,
+  EXIT,
+  parseChoice,
+  parseInteger,
+  parsePerSecond,
+  parseSize,
+} from './commands/shared.js';
 export { BadInputError, SnapshotAbortedError } from './errors.js';
 export { DEFAULT_LIMITER, KNOWN_LIMITERS, type LimiterSpec, resolveLimiter } from './limiter-spec.js';
 export {
@@ -52,3 +64,10 @@ export {
   type SnapshotTuning,
   snapshotOnThisThread,
 } from './snapshot-core.js';
+/**
+ * The workload of `bgsnap run`, for harnesses that drive tracked memory the same way: varied
+ * contents, and the paced writer loop (with its pause/stop control words and page picker) that
+ * writer threads run.
+ */
+export { fillMemory } from './workload/fill.js';
+export { runPacedWrites, WRITER_CONTROL, xorshift32 } from './workload/paced-writes.js';

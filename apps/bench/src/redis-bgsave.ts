@@ -4,8 +4,8 @@ import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { LatencySummary } from '../save-loop/latency-histogram.js';
-import { createLatencyHistogram, recordLatency, summarizeLatency } from '../save-loop/latency-histogram.js';
+import type { LatencySummary } from 'bgsnap';
+import { createLatencyHistogram, recordLatency, summarizeLatency } from 'bgsnap';
 import { parseInfo, RespClient } from './resp.js';
 
 /** What Redis BGSAVE (fork + copy-on-write) cost a client writing at a steady rate. */

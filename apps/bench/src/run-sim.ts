@@ -1,6 +1,5 @@
 import { createSimFaultSource, createSimSink } from '@bgsnap/fault-source-sim';
-import { createLatencyHistogram, recordLatency } from '../save-loop/latency-histogram.js';
-import { snapshot } from '../snapshot.js';
+import { createLatencyHistogram, recordLatency, snapshot } from 'bgsnap';
 import type { BenchPolicy } from './policies.js';
 import { type BenchResult, toRow } from './row.js';
 import { cdfPoints, ThroughputRecorder } from './series.js';

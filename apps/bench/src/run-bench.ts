@@ -12,7 +12,7 @@ import { profileLabel, type StallProfile } from './stall-profile.js';
 import { resultsMarkdown } from './table.js';
 import { runTargets, type TargetsResult, targetsMarkdown } from './targets.js';
 
-/** Options of {@link runBench}; the CLI's `bgsnap bench` fills them from its flags. */
+/** Options of {@link runBench}; `bgsnap-bench` fills them from its flags. */
 export interface BenchOptions {
   /** Output folder (created): results.json, results.md, targets.md, plots/. */
   outDir: string;

@@ -1,18 +1,14 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
-import {
-  createLatencyHistogram,
-  type LatencyHistogram,
-  recordLatency,
-} from '../save-loop/latency-histogram.js';
+import { createLatencyHistogram, type LatencyHistogram, recordLatency } from 'bgsnap';
 import { BENCH_CTRL, type BenchWriterData, type BenchWriterResult } from './writer-protocol.js';
 
 /**
- * The worker script next to the built module: `dist/bench/bench-writer.js`. tsup puts this module
- * either in `dist/cli.js` or in a `dist/chunk-*.js`, both one level above it.
+ * The worker script beside the built module: `dist/bench-writer.js`. tsup puts this module in
+ * `dist/cli.js`, `dist/index.js` or a `dist/chunk-*.js`, all in the same folder.
  */
-const WRITER_URL = new URL('./bench/bench-writer.js', import.meta.url);
+const WRITER_URL = new URL('./bench-writer.js', import.meta.url);
 
 /** Totals of all writers, after {@link BenchWriters.stop}. */
 export interface BenchWritersResult {

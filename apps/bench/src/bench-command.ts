@@ -1,21 +1,28 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import {
+  BadInputError,
+  checkOutputPath,
+  EXIT,
+  parseChoice,
+  parseInteger,
+  parsePerSecond,
+  parseSize,
+} from 'bgsnap';
 import type { Command } from 'commander';
-import { fmtSize } from '../bench/format.js';
-import { BENCH_POLICIES, parsePolicies } from '../bench/policies.js';
-import { findRedisServer, isExecutableFile } from '../bench/redis-bgsave.js';
-import { type BenchOptions, type BenchOutput, replotBench, runBench } from '../bench/run-bench.js';
-import { DEFAULT_PROFILES, parseStallProfile } from '../bench/stall-profile.js';
-import { resultsMarkdown } from '../bench/table.js';
-import { targetsMarkdown } from '../bench/targets.js';
-import { BadInputError } from '../errors.js';
-import { checkOutputPath, EXIT, parseChoice, parseInteger, parsePerSecond, parseSize } from './shared.js';
+import { fmtSize } from './format.js';
+import { BENCH_POLICIES, parsePolicies } from './policies.js';
+import { findRedisServer, isExecutableFile } from './redis-bgsave.js';
+import { type BenchOptions, type BenchOutput, replotBench, runBench } from './run-bench.js';
+import { DEFAULT_PROFILES, parseStallProfile } from './stall-profile.js';
+import { resultsMarkdown } from './table.js';
+import { targetsMarkdown } from './targets.js';
 
 interface RawBenchOptions {
   backends: string;
   modes: string;
   simModes: string;
-  policies: string;
+  policies?: string[];
   profiles: string;
   simSize: string;
   nativeSize: string;
@@ -50,10 +57,14 @@ function parseList<T extends string>(option: string, text: string, choices: read
   return [...new Set(items.map((s) => parseChoice(option, s, choices)))];
 }
 
-/** Validates every option of `bgsnap bench` (nothing is written yet). */
-export function parseBenchOptions(
-  raw: RawBenchOptions,
-): Omit<BenchOptions, 'log'> & { json: boolean; from: string | undefined } {
+/** The validated options of `bgsnap-bench`. */
+export type BenchCommandOptions = Omit<BenchOptions, 'log'> & { json: boolean; from: string | undefined };
+
+/**
+ * Validates every option of `bgsnap-bench` (nothing is written yet); policy modules are loaded once to
+ * check they build a policy.
+ */
+export async function parseBenchOptions(raw: RawBenchOptions): Promise<BenchCommandOptions> {
   const floorSource = raw.floorSource === undefined ? undefined : resolve(raw.floorSource);
   if (floorSource !== undefined && !(existsSync(floorSource) && statSync(floorSource).isFile())) {
     throw new BadInputError('--floor-source', `${floorSource} is not a file`);
@@ -68,7 +79,7 @@ export function parseBenchOptions(
     backends,
     nativeModes: parseList('--modes', raw.modes, MODES),
     simModes: parseList('--sim-modes', raw.simModes, MODES),
-    policies: parsePolicies(raw.policies),
+    policies: await parsePolicies(raw.policies ?? []),
     profiles: raw.profiles.split(',').map((p) => parseStallProfile(p, '--profiles')),
     simSizeBytes: parseSize('--sim-size', raw.simSize, 2 ** 20, 2 ** 40, 4096),
     nativeSizeBytes: parseSize('--native-size', raw.nativeSize, 2 ** 20, 4 * 2 ** 30, 2 ** 20),
@@ -133,8 +144,8 @@ function prepareOutDir(dir: string): void {
   checkOutputPath('--out', join(dir, 'results.json'));
 }
 
-/** `bgsnap bench`: every policy × sink stall profile on both backends, tables and plots; optionally the targets. */
-export async function runBenchCommand(options: ReturnType<typeof parseBenchOptions>): Promise<number> {
+/** `bgsnap-bench`: every policy × sink stall profile on both backends, tables and plots; optionally the targets. */
+export async function runBenchCommand(options: BenchCommandOptions): Promise<number> {
   const { json, from, ...bench } = options;
   if (from !== undefined) {
     prepareOutDir(bench.outDir);
@@ -150,7 +161,7 @@ export async function runBenchCommand(options: ReturnType<typeof parseBenchOptio
     const support = uffd instanceof Error ? { available: false as const, error: uffd } : uffd.probeUffd();
     if (!support.available) {
       process.stderr.write(
-        `bgsnap bench: userfaultfd write-protect is not available here (${support.error.message}); running the simulator only\n`,
+        `bgsnap-bench: userfaultfd write-protect is not available here (${support.error.message}); running the simulator only\n`,
       );
       bench.backends = bench.backends.filter((b) => b !== 'native');
       bench.targets = false;
@@ -159,7 +170,7 @@ export async function runBenchCommand(options: ReturnType<typeof parseBenchOptio
   }
   prepareOutDir(bench.outDir);
   process.stderr.write(
-    `bgsnap bench: ${bench.policies.length} policies × ${bench.profiles.length} profiles on ${bench.backends.join(' + ') || 'no matrix'}` +
+    `bgsnap-bench: ${bench.policies.length} policies × ${bench.profiles.length} profiles on ${bench.backends.join(' + ') || 'no matrix'}` +
       ` (sim ${fmtSize(bench.simSizeBytes)}, native ${fmtSize(bench.nativeSizeBytes)}, ${bench.writers} writers)` +
       `${bench.targets ? ', plus the app-level targets' : ''}; results in ${bench.outDir}\n`,
   );
@@ -178,10 +189,12 @@ export async function runBenchCommand(options: ReturnType<typeof parseBenchOptio
   return EXIT.ok;
 }
 
-/** Registers `bgsnap bench`. */
-export function registerBench(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
-  program
-    .command('bench')
+/** Declares the options of `bgsnap-bench` on `program`; `run` maps the action's outcome to an exit code. */
+export function defineBenchCommand(
+  program: Command,
+  run: (fn: () => Promise<number>) => Promise<void>,
+): Command {
+  return program
     .description(
       'Benchmark every limiter policy × sink stall profile on the simulator and the native backend (plain and copy-on-fault): ' +
         'a results table (markdown + JSON) and plots (write-fault latency CDF per policy, throughput over time) as SVG and PNG. ' +
@@ -192,8 +205,9 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
     .option('--sim-modes <list>', 'simulator modes: plain,copy-on-fault', 'plain')
     .option(
       '--policies <list>',
-      `policies: all | ${BENCH_POLICIES.map((p) => p.name).join(',')} | name=spec;name=spec`,
-      'all',
+      `policies (repeatable; items separated by , or ;): all | ${BENCH_POLICIES.map((p) => p.name).join(',')} | ` +
+        'name=<limiter spec> | name=<path of your policy module>[:key=value,...] (default: all)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option(
       '--profiles <list>',
@@ -244,7 +258,8 @@ export function registerBench(program: Command, run: (fn: () => Promise<number>)
     .option('--json', 'print the results (without plot series) as JSON on stdout')
     .addHelpText(
       'after',
-      '\nExamples:\n  bgsnap bench --backends sim --sim-size 64GiB\n  bgsnap bench --targets --no-matrix\n  bgsnap bench --policies qemu,latency --profiles periodic:50ms/250ms --backends native',
+      '\nExamples:\n  bgsnap-bench --backends sim --sim-size 64GiB\n  bgsnap-bench --targets --no-matrix\n  bgsnap-bench --policies qemu,latency --profiles periodic:50ms/250ms --backends native\n  bgsnap-bench --policies qemu --policies mine=./my-policy.mjs --backends sim' +
+        '\n\nExit codes: 0 ok; 1 a run failed (or userfaultfd is missing and nothing else was asked); 2 bad input or usage (nothing measured).',
     )
-    .action((raw: RawBenchOptions) => run(() => runBenchCommand(parseBenchOptions(raw))));
+    .action((raw: RawBenchOptions) => run(async () => runBenchCommand(await parseBenchOptions(raw))));
 }

@@ -1,5 +1,4 @@
-import type { LatencyHistogram } from '../save-loop/latency-histogram.js';
-import type { SnapshotProgress } from '../save-loop/types.js';
+import type { LatencyHistogram, SnapshotProgress } from 'bgsnap';
 
 /** One point of a cumulative distribution: the fraction of samples at or below `latencyNs`. */
 export interface CdfPoint {

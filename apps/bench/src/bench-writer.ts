@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TrackedMemory, type TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
-import { runPacedWrites, xorshift32 } from '../workload/paced-writes.js';
+import { runPacedWrites, xorshift32 } from 'bgsnap';
 import { BENCH_CTRL, type BenchWriterData, type BenchWriterResult, FAULT_MIN_NS } from './writer-protocol.js';
 
 const data = workerData as BenchWriterData;

@@ -1,4 +1,4 @@
-import { WRITER_CONTROL } from '../workload/paced-writes.js';
+import { WRITER_CONTROL } from 'bgsnap';
 
 /** Control words shared (SharedArrayBuffer, Int32) between {@link BenchWriters} and its threads. */
 export const BENCH_CTRL = {

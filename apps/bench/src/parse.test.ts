@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BadInputError } from '../errors.js';
 import { CLASSIC_FLOOR_LOAD, parseFloorOutput } from './floor.js';
-import { BENCH_POLICIES, parsePolicies } from './policies.js';
 
 describe('parseFloorOutput', () => {
   it("reads the native package's JSON line (ns)", () => {
@@ -44,30 +42,5 @@ describe('parseFloorOutput', () => {
     expect(() => parseFloorOutput('userfaultfd: Operation not permitted', 'sleep')).toThrow(
       /unexpected uffd-floor output/,
     );
-  });
-});
-
-describe('parsePolicies', () => {
-  it('all, a subset, and custom name=spec pairs', () => {
-    expect(parsePolicies('all')).toHaveLength(BENCH_POLICIES.length);
-    expect(parsePolicies('qemu,latency').map((p) => p.name)).toEqual(['qemu', 'latency']);
-    expect(parsePolicies('slow=token-bucket:rate=1MiB/s,burst=1MiB;fast=unlimited')).toEqual([
-      {
-        name: 'slow',
-        spec: 'token-bucket:rate=1MiB/s,burst=1MiB',
-        description: 'token-bucket:rate=1MiB/s,burst=1MiB',
-      },
-      { name: 'fast', spec: 'unlimited', description: 'unlimited' },
-    ]);
-  });
-
-  it('rejects unknown names (listing the known ones) and specs that do not parse', () => {
-    expect(() => parsePolicies('qemu,nope')).toThrow(BadInputError);
-    expect(() => parsePolicies('qemu,nope')).toThrow(/unknown policy 'nope'.*unlimited, qemu/);
-    expect(() => parsePolicies('x=no-such-policy')).toThrow(/--policies/);
-  });
-
-  it('every preset spec builds a policy', () => {
-    for (const p of BENCH_POLICIES) expect(() => parsePolicies(`${p.name}=${p.spec}`)).not.toThrow();
   });
 });

@@ -1,9 +1,5 @@
-import type { SnapshotReport } from '../report/report.js';
-import {
-  type LatencyHistogram,
-  type LatencySummary,
-  summarizeLatency,
-} from '../save-loop/latency-histogram.js';
+import type { SnapshotReport } from 'bgsnap';
+import { type LatencyHistogram, type LatencySummary, summarizeLatency } from 'bgsnap';
 import type { CdfPoint, ThroughputSample } from './series.js';
 
 /** One measured benchmark run: a row of the results table. Times in ns, sizes in bytes. */

@@ -1,4 +1,4 @@
-import { fillMemory } from '../workload/fill.js';
+import { fillMemory } from 'bgsnap';
 import { type CaseRuns, groupCaseRuns } from './case-runs.js';
 import { type CpuPausesResult, cpuPausesText, runCpuPauses } from './cpu-pauses.js';
 import {

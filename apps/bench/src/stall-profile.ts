@@ -1,6 +1,6 @@
 import type { SimSinkOptions } from '@bgsnap/fault-source-sim';
 import { formatBytes, formatNs, parseDuration, parseRate } from '@bgsnap/rate-limiter';
-import { BadInputError } from '../errors.js';
+import { BadInputError } from 'bgsnap';
 
 /**
  * How a benchmark sink misbehaves:
@@ -15,7 +15,7 @@ export type StallProfile =
   | { readonly kind: 'periodic'; readonly stallNs: number; readonly everyNs: number }
   | { readonly kind: 'slow'; readonly bytesPerSecond: number };
 
-/** The profiles `bgsnap bench` runs by default: none, a 50 ms stall every 250 ms, and a 256 MiB/s sink. */
+/** The profiles `bgsnap-bench` runs by default: none, a 50 ms stall every 250 ms, and a 256 MiB/s sink. */
 export const DEFAULT_PROFILES: readonly string[] = ['none', 'periodic:50ms/250ms', 'slow:256MiB/s'];
 
 /**

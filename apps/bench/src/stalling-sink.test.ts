@@ -1,6 +1,6 @@
+import { BadInputError } from 'bgsnap';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BadInputError } from '../errors.js';
 import { parseStallProfile, toSimSinkOptions } from './stall-profile.js';
 import { type StallTimer, stallingSink } from './stalling-sink.js';
 

@@ -1,0 +1,18 @@
+/**
+ * @bgsnap/bench: the benchmark harness of bgsnap (lab equipment, not published) — every limiter policy
+ * × sink stall profile on the simulator and the native backend, the app-level targets, tables and
+ * plots. The `bgsnap-bench` command is built from these.
+ * @packageDocumentation
+ */
+export {
+  type BenchCommandOptions,
+  defineBenchCommand,
+  parseBenchOptions,
+  runBenchCommand,
+} from './bench-command.js';
+export { BENCH_POLICIES, type BenchPolicy, parsePolicies } from './policies.js';
+export type { BenchResult, BenchRow } from './row.js';
+export { type BenchOptions, type BenchOutput, replotBench, runBench } from './run-bench.js';
+export { DEFAULT_PROFILES, parseStallProfile, type StallProfile } from './stall-profile.js';
+export { resultsMarkdown } from './table.js';
+export { targetsMarkdown } from './targets.js';
