@@ -93,13 +93,13 @@ export const resp = {
   simple: (s: string): Buffer => Buffer.from(`+${s}\r\n`, 'latin1'),
   error: (s: string): Buffer => Buffer.from(`-${s}\r\n`, 'latin1'),
   integer: (n: number): Buffer => Buffer.from(`:${n}\r\n`, 'latin1'),
-  bulk: (b: Buffer | string | null): Buffer => {
+  bulk: (b: Uint8Array | string | null): Buffer => {
     if (b === null) return Buffer.from('$-1\r\n');
     const bytes = typeof b === 'string' ? Buffer.from(b) : b;
     return Buffer.concat([Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF]);
   },
   array: (items: Buffer[]): Buffer => Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items]),
   /** A command as a client sends it: an array of bulk strings. */
-  command: (args: (Buffer | string | number)[]): Buffer =>
+  command: (args: (Uint8Array | string | number)[]): Buffer =>
     resp.array(args.map((a) => resp.bulk(typeof a === 'number' ? String(a) : a))),
 };

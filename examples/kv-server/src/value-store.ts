@@ -45,6 +45,11 @@ export class ValueStore {
     return this.#lengths.length;
   }
 
+  /** The slot of `key` (its value is at byte `slot * slotBytes` of {@link ValueStore.memory}), or undefined. */
+  slotOf(key: string): number | undefined {
+    return this.#slots.get(key);
+  }
+
   /** The bytes of slot `slot` (a view of tracked memory: writing it is what a snapshot tracks). */
   #slot(slot: number): Uint8Array {
     const offset = slot * this.slotBytes;
