@@ -201,6 +201,7 @@ export class KvServer {
       quiesce: {
         pause: () => this.#pause(true),
         resume: () => {
+          this.save.startedMs = nowMs();
           this.#pause(false);
           protectedNow();
         },
@@ -213,6 +214,7 @@ export class KvServer {
     this.#saving = done.then(() => {
       Object.assign(this.save, { inProgress: false, endedMs: nowMs() });
       this.#saving = undefined;
+      if (this.#paused) this.#pause(false); // a worker that died while protecting never resumes us
       protectedNow(); // a save that failed before protecting still answers BGSAVE
     });
     if (wait)
@@ -228,7 +230,6 @@ export class KvServer {
       for (const s of this.#sockets) s.pause();
       return;
     }
-    this.save.startedMs = nowMs();
     for (const s of this.#sockets) s.resume();
     for (const run of this.#run.values()) run();
   }
