@@ -55,8 +55,8 @@ export class KvServer {
     report: undefined,
   };
   readonly #net: Server;
-  readonly #sockets = new Set<Socket>();
-  readonly #run = new Map<Socket, () => void>();
+  /** Each open connection and its command loop. */
+  readonly #connections = new Map<Socket, () => void>();
   #paused = false;
   #saving: Promise<void> | undefined;
 
@@ -78,14 +78,13 @@ export class KvServer {
 
   /** Stops listening, closes every connection, waits for a save in progress, releases the memory. */
   async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
+    for (const s of this.#connections.keys()) s.destroy();
     await new Promise<void>((r) => this.#net.close(() => r()));
     await this.#saving;
     this.store.release();
   }
 
   #serve(socket: Socket): void {
-    this.#sockets.add(socket);
     const parser = new RespParser(true);
     let busy = false; // a reply is pending: later commands wait, so replies keep their order
     const run = () => {
@@ -109,16 +108,13 @@ export class KvServer {
         } else if (reply) socket.write(reply);
       }
     };
-    this.#run.set(socket, run);
+    this.#connections.set(socket, run);
     socket.on('data', (chunk) => {
       parser.push(chunk); // copied from here into tracked memory, never read into it (see README)
       run();
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      this.#sockets.delete(socket);
-      this.#run.delete(socket);
-    });
+    socket.on('close', () => this.#connections.delete(socket));
   }
 
   #execute(args: Buffer[], socket: Socket): Reply | null {
@@ -227,11 +223,13 @@ export class KvServer {
   #pause(paused: boolean): void {
     this.#paused = paused;
     if (paused) {
-      for (const s of this.#sockets) s.pause();
+      for (const s of this.#connections.keys()) s.pause();
       return;
     }
-    for (const s of this.#sockets) s.resume();
-    for (const run of this.#run.values()) run();
+    for (const [s, run] of this.#connections) {
+      s.resume();
+      run();
+    }
   }
 
   #info(): string {
