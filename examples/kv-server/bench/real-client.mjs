@@ -20,7 +20,8 @@ const USAGE = `usage: node bench/real-client.mjs [options]
   --size 1GiB            dataset (default 1GiB); --keys defaults to size / value-bytes
   --value-bytes 4096     SET value size (redis-benchmark -d)
   --keys <n>             keyspace (redis-benchmark -r), filled before measuring
-  --requests 200000      baseline requests (redis-benchmark -n); during a save: fewer, see --inside
+  --requests 200000      first baseline (redis-benchmark -n); during a save: fewer, see --inside,
+                         and each save's ratios are against a baseline of the same -n
   --clients 50           redis-benchmark -c          --pipeline 1   redis-benchmark -P
   --modes plain,copy-on-fault    bgsnap modes (in-thread too, where the backend has it)
   --limiters default,unlimited   bgsnap limiter specs ('default': bgsnap's default policy)
@@ -188,7 +189,10 @@ async function duringSave(target, trigger, baseline, extra) {
     const allInside = before && after;
     if (allInside || attempt === 3 || n === 1) {
       if (!allInside) log(`${trigger.join(' ')}: the save ended before the load did, even with -n ${n}`);
-      return { drySaveMs, saveMs, allInside, during, ...extra(p) };
+      // The same -n without a save: redis-benchmark's rps includes connecting its clients, which
+      // weighs more in a short run, so the ratios compare runs of the same length.
+      const baselineSameN = await runBenchmark(target.port, n);
+      return { drySaveMs, saveMs, allInside, during, baselineSameN, ...extra(p) };
     }
     log(`${trigger.join(' ')}: the save ended before the load (-n ${n}); again with -n ${Math.floor(n / 2)}`);
     n = Math.floor(n / 2);
@@ -201,8 +205,8 @@ function row(name, baseline, r) {
     name,
     baseline,
     ...r,
-    throughputRatio: ratio(r.during.rps, baseline.rps),
-    p99Ratio: ratio(r.during.p99Ms, baseline.p99Ms),
+    throughputRatio: ratio(r.during.rps, r.baselineSameN.rps),
+    p99Ratio: ratio(r.during.p99Ms, r.baselineSameN.p99Ms),
   };
 }
 
@@ -304,6 +308,7 @@ function table(results) {
   const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const head = [
     'save',
+    'n',
     'base rps',
     'save rps',
     'rps ×',
@@ -320,11 +325,12 @@ function table(results) {
   ];
   const lines = results.rows.map((r) => [
     r.name,
-    f(r.baseline.rps, 0),
+    r.during.requests,
+    f(r.baselineSameN.rps, 0),
     f(r.during.rps, 0),
     f(r.throughputRatio),
-    f(r.baseline.p50Ms, 3),
-    f(r.baseline.p99Ms, 3),
+    f(r.baselineSameN.p50Ms, 3),
+    f(r.baselineSameN.p99Ms, 3),
     f(r.during.p50Ms, 3),
     f(r.during.p99Ms, 3),
     f(r.during.maxMs, 3),
@@ -338,6 +344,7 @@ function table(results) {
   const fmt = (l) => `| ${l.map((c, i) => String(c).padEnd(w[i])).join(' | ')} |`;
   return [
     `${results.keys} keys × ${results.valueBytes} B (${f(results.sizeBytes / 2 ** 30, 3)} GiB), -c ${results.clients} -P ${results.pipeline}; latencies in ms; load average ${results.loadAvgStart.map((x) => x.toFixed(2)).join(' ')} → ${results.loadAvgEnd.map((x) => x.toFixed(2)).join(' ')}`,
+    `n: requests measured during the save; base: the same n without a save (first baseline: -n ${results.requests})`,
     fmt(head),
     fmt(w.map((n) => '-'.repeat(n))),
     ...lines.map(fmt),
