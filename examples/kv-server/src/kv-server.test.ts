@@ -90,6 +90,7 @@ describe.skipIf(!native)('KvServer (needs userfaultfd)', () => {
     expect(await client.send('DEL', 'a', 'missing')).toBe(1);
     await expect(client.send('SET', 'big', Buffer.alloc(SLOT + 1))).rejects.toThrow(/exceeds the slot size/);
     await expect(client.send('NOPE')).rejects.toThrow(/unknown command 'NOPE'/);
+    await expect(client.send('SET', 'a')).rejects.toThrow(/wrong number of arguments for 'SET'/);
     await expect(client.send('BGSAVE', 'MODE', 'bogus')).rejects.toThrow(/mode/);
     expect((await client.info()).get('rdb_bgsave_in_progress')).toBe('0');
   });

@@ -34,6 +34,7 @@ export interface SaveState {
 type Reply = Buffer | Promise<Buffer>;
 const nowMs = () => performance.timeOrigin + performance.now();
 const OK = resp.simple('OK');
+const ARITY: Record<string, number> = { SET: 3, GET: 2, DEL: 2, CONFIG: 2 };
 
 /**
  * A single-threaded RESP server (SET/GET/DEL/PING/DBSIZE/FLUSHALL/CONFIG GET/INFO/BGSAVE/SAVE/LASTSAVE)
@@ -97,7 +98,12 @@ export class KvServer {
           return;
         }
         if (command === undefined) return;
-        const reply = Array.isArray(command) ? this.#execute(command as Buffer[], socket) : null;
+        let reply: Reply | null;
+        try {
+          reply = Array.isArray(command) ? this.#execute(command as Buffer[], socket) : null;
+        } catch (e) {
+          reply = resp.error(e instanceof StoreError ? e.message : `ERR ${(e as Error).message}`);
+        }
         if (reply instanceof Promise) {
           busy = true;
           void reply.then((r) => {
@@ -120,21 +126,15 @@ export class KvServer {
   #execute(args: Buffer[], socket: Socket): Reply | null {
     const name = args[0]?.toString('latin1').toUpperCase() ?? '';
     const key = args[1]?.toString('latin1') ?? '';
-    const arity = (n: number) => args.length < n && resp.error(`ERR wrong number of arguments for '${name}'`);
+    if (args.length < (ARITY[name] ?? 1)) return resp.error(`ERR wrong number of arguments for '${name}'`);
     switch (name) {
       case 'PING':
         return args[1] ? resp.bulk(args[1]) : resp.simple('PONG');
       case 'SET':
-        if (args.length < 3) return arity(3) || OK;
-        try {
-          this.store.set(key, args[2]!);
-          return OK;
-        } catch (e) {
-          if (e instanceof StoreError) return resp.error(e.message);
-          throw e;
-        }
+        this.store.set(key, args[2]!); // options such as EX are ignored
+        return OK;
       case 'GET':
-        return arity(2) || resp.bulk(this.store.get(key));
+        return resp.bulk(this.store.get(key));
       case 'DEL':
         return resp.integer(args.slice(1).filter((k) => this.store.delete(k.toString('latin1'))).length);
       case 'DBSIZE':
