@@ -331,6 +331,7 @@ void Session::ServeSigbus(uint32_t ri, uintptr_t addr) {
         WakeFromHandler(false);
       } else {
         // The save-loop thread, no slot and no reserve left: the page went out without a copy.
+        st_same_thread_.fetch_add(1);
         RecordHandlerError(4, ri, page, tid, 0);
       }
       return;
