@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { SameThreadWriteError } from './errors.js';
+import { WriterPool } from './test-support/writer-pool.js';
 import { TrackedMemory } from './tracked-memory.js';
 import { createUffdFaultSource, type UffdMode } from './uffd-fault-source.js';
 
@@ -82,6 +83,33 @@ describe('in-thread mode', () => {
     expect(readSync(fd, b, 3 * PS, PS, 0)).toBe(PS);
     const faults = await source.waitForFaults(1e9);
     expect(faults[0]!.contents!.every((x) => x === 0x44)).toBe(true);
+  });
+});
+
+describe('in-thread mode: writers racing for the same pages', () => {
+  it('four threads write each page at once: one copy per page, with the old bytes, and no write lost', async () => {
+    const pool = new WriterPool(4);
+    onTestFinished(() => pool.close());
+    const { memory, b, source } = await tracked('in-thread', 64);
+    await pool.attach('m', memory.handle);
+    onTestFinished(() => pool.detach('m'));
+    const seen = new Map<number, number>();
+    for (let round = 0; round < 4; round++) {
+      const pages = [0, 1, 2, 3].map((i) => round * 4 + i);
+      // Each worker increments the first byte of the page: 4 increments per page must all land.
+      await Promise.all(pages.flatMap((p) => [0, 1, 2, 3].map(() => pool.write('m', p))));
+      for (const f of source.takeFaults()) {
+        expect(f.contents![0], `page ${f.page}'s copy`).toBe(0x44);
+        seen.set(f.page, (seen.get(f.page) ?? 0) + 1);
+      }
+    }
+    expect([...seen.entries()].sort((x, y) => x[0] - y[0])).toEqual(
+      Array.from({ length: 16 }, (_, p) => [p, 1]),
+    );
+    for (let p = 0; p < 16; p++) expect(b[p * PS], `page ${p}`).toBe(0x44 + 4);
+    const st = source.stats();
+    expect(st.servedInThread).toBe(16);
+    expect(st.faults).toBe(16 + st.faultOwnedWaits);
   });
 });
 
