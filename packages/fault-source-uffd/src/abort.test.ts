@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadNative } from './native.js';
 import { RandomWriters } from './test-support/random-writers.js';
 import { saveImage } from './test-support/save-loop.js';
-import { loadNative } from './native.js';
 import { TrackedMemory } from './tracked-memory.js';
 import { createUffdFaultSource, type UffdMode } from './uffd-fault-source.js';
 

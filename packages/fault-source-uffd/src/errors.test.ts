@@ -144,7 +144,10 @@ describe('errors name the cause and the remedy', () => {
   it('in-thread mode on a kernel without UFFD_FEATURE_SIGBUS → UffdUnsupportedError naming it and the way out', () => {
     inject('features', 0x80);
     try {
-      createUffdFaultSource({ regions: [{ name: 'r', memory: TrackedMemory.allocate(4096) }], mode: 'in-thread' });
+      createUffdFaultSource({
+        regions: [{ name: 'r', memory: TrackedMemory.allocate(4096) }],
+        mode: 'in-thread',
+      });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(UffdUnsupportedError);

@@ -179,7 +179,8 @@ export function fromNativeError(e: unknown): unknown {
       return new UffdUnsupportedError(e.message, {
         ...base,
         feature: 'UFFD_FEATURE_SIGBUS',
-        remedy: 'in-thread mode needs Linux >= 4.14 (UFFD_FEATURE_SIGBUS); use mode "copy-on-fault" on this kernel',
+        remedy:
+          'in-thread mode needs Linux >= 4.14 (UFFD_FEATURE_SIGBUS); use mode "copy-on-fault" on this kernel',
       });
     case 'EBGSNAP_LIMIT':
       return new UffdSyscallError(e.message, {

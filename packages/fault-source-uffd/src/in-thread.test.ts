@@ -145,7 +145,11 @@ describe('in-thread mode: the save-loop thread writes tracked memory itself', ()
 
   it('no slot and no reserve left: released without a copy, never hangs, and the error sticks', async () => {
     const memory = TrackedMemory.allocate(20 * PS, { hugePages: false });
-    const source = createUffdFaultSource({ regions: [{ name: 'r', memory }], mode: 'in-thread', copyBufferPages: 1 });
+    const source = createUffdFaultSource({
+      regions: [{ name: 'r', memory }],
+      mode: 'in-thread',
+      copyBufferPages: 1,
+    });
     onTestFinished(async () => {
       await source.stop();
       memory.release();
