@@ -29,6 +29,17 @@ async function tracked(mode: UffdMode, copyBufferPages?: number) {
   return { memory, b, source };
 }
 
+/** An open file of one page of 0x66, closed and removed after the test. */
+function pageOfFile(): number {
+  const dir = mkdtempSync(join(tmpdir(), 'bgsnap-efault-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'data');
+  writeFileSync(file, Buffer.alloc(PS, 0x66));
+  const fd = openSync(file, 'r');
+  onTestFinished(() => closeSync(fd));
+  return fd;
+}
+
 function thrown(fn: () => unknown): unknown {
   try {
     fn();
@@ -56,12 +67,7 @@ describe('in-thread mode', () => {
   });
 
   it('a kernel-mode write into tracked memory (fs.readSync) fails with EFAULT; memory keeps its bytes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bgsnap-efault-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'data');
-    writeFileSync(file, Buffer.alloc(PS, 0x66));
-    const fd = openSync(file, 'r');
-    onTestFinished(() => closeSync(fd));
+    const fd = pageOfFile();
     const { b, source } = await tracked('in-thread');
     const e = thrown(() => readSync(fd, b, 3 * PS, PS, 0)) as NodeJS.ErrnoException;
     expect(e?.code).toBe('EFAULT');
@@ -73,12 +79,7 @@ describe('in-thread mode', () => {
   });
 
   it('copy-on-fault, for contrast: the same read waits for the fault thread and succeeds', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bgsnap-efault-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'data');
-    writeFileSync(file, Buffer.alloc(PS, 0x66));
-    const fd = openSync(file, 'r');
-    onTestFinished(() => closeSync(fd));
+    const fd = pageOfFile();
     const { b, source } = await tracked('copy-on-fault');
     expect(readSync(fd, b, 3 * PS, PS, 0)).toBe(PS);
     const faults = await source.waitForFaults(1e9);
