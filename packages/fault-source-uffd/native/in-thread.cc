@@ -271,11 +271,11 @@ bool Session::ReleaseFromHandler(uint8_t* page_addr, Region& r, uint32_t region,
   wp.mode = 0;
   while (ioctl(uffd_.fd, UFFDIO_WRITEPROTECT, &wp) != 0) {
     const int e = errno;
+    if (stopping_.load()) return false;  // stop() releases every page
     if (e == EAGAIN || e == EINTR) {
       sched_yield();
       continue;
     }
-    if (stopping_.load()) return false;  // stop() releases every page
     // The page stays protected and the store cannot proceed: report, and retry until JS stops the
     // session (stop() releases every page) rather than end the process.
     RecordHandlerError(3, region, page, tid, e);

@@ -103,7 +103,10 @@ bool install_locked(NativeError* err) {
     *err = errno_error("sigaction", errno, "reading the SIGBUS action");
     return false;
   }
-  g_prev = prev;
+  // Ours is still installed (a handler installed after ours was there when we last restored, and is
+  // gone again): keep the predecessor we have, or we would chain to ourselves.
+  const bool ours_already = (prev.sa_flags & SA_SIGINFO) && prev.sa_sigaction == on_sigbus;
+  if (!ours_already) g_prev = prev;
   struct sigaction ours = {};
   ours.sa_sigaction = on_sigbus;
   // SA_SIGINFO for si_addr. No SA_NODEFER: a SIGBUS inside the handler would be a bug, and the kernel
@@ -118,7 +121,8 @@ bool install_locked(NativeError* err) {
     return false;
   }
   // Someone installed theirs between the two calls: chain to that one.
-  if (was.sa_sigaction != prev.sa_sigaction || was.sa_flags != prev.sa_flags) g_prev = was;
+  const bool was_ours = (was.sa_flags & SA_SIGINFO) && was.sa_sigaction == on_sigbus;
+  if (!was_ours && (was.sa_sigaction != prev.sa_sigaction || was.sa_flags != prev.sa_flags)) g_prev = was;
   g_installed.store(true);
   return true;
 }
