@@ -3,7 +3,11 @@
 // faulting page at once (no copy, no stream, no JavaScript); writer threads write one byte to distinct
 // random pages of a write-protected region and time each write.
 //
-// usage: uffd-floor <MiB> <faults> [poll|spin] [thp|4k] [writers] [rate] [busy]
+// usage: uffd-floor <MiB> <faults> [poll|spin|sigbus] [thp|4k] [writers] [rate] [busy]
+//   poll|spin  the handler thread polls the userfaultfd (default) or spins on it.
+//   sigbus     no handler thread: UFFD_FEATURE_SIGBUS makes the faulting writer take SIGBUS, and its
+//              handler copies the 4 KiB page into a preallocated buffer and releases the page itself,
+//              as the addon's in-thread mode does (without the claim bitmap and the event ring).
 //   writers  writer threads (default 1); rate: stores per second per writer, paced the way the app's
 //            bench writers pace theirs (whole-millisecond sleeps, then the stores that fell due), 0 =
 //            back to back (default). With 1 writer and rate 0 it is the classic floor: one thread
@@ -19,6 +23,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +44,10 @@ static int uffd;
 static volatile int done;
 static volatile int busy_done;
 static int spin;
+static int sigbus;
+static char *copies;         // sigbus: one 4 KiB copy per fault
+static long copies_cap;
+static long copies_next;     // atomic
 
 // Shared by the writer threads.
 static char *mem;
@@ -95,6 +104,27 @@ static void *handler(void *arg) {
   return NULL;
 }
 
+// The in-thread handler: copy the page, then release it; on return the store re-executes. Only
+// async-signal-safe work: an atomic, memcpy, ioctl.
+static void on_sigbus(int sig, siginfo_t *info, void *ctx) {
+  (void)sig;
+  (void)ctx;
+  const int saved = errno;
+  uint64_t page = (uint64_t)info->si_addr & ~4095ull;
+  long slot = __atomic_fetch_add(&copies_next, 1, __ATOMIC_RELAXED) % copies_cap;
+  memcpy(copies + slot * 4096, (const void *)page, 4096);
+  struct uffdio_writeprotect wp = {{page, 4096}, 0};
+  while (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) {
+    if (errno != EAGAIN) {
+      static const char msg[] = "uffd-floor: UFFDIO_WRITEPROTECT (release) failed in the SIGBUS handler\n";
+      ssize_t n = write(2, msg, sizeof msg - 1);
+      (void)n;
+      _exit(1);
+    }
+  }
+  errno = saved;
+}
+
 // pthread_create returns its error instead of setting errno.
 static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *what) {
   int rc = pthread_create(t, NULL, fn, arg);
@@ -149,6 +179,11 @@ int main(int argc, char **argv) {
   size_t len = (size_t)(argc > 1 ? atol(argv[1]) : 256) << 20;
   long faults = argc > 2 ? atol(argv[2]) : 20000;
   spin = argc > 3 && strcmp(argv[3], "spin") == 0;
+  sigbus = argc > 3 && strcmp(argv[3], "sigbus") == 0;
+  if (argc > 3 && !spin && !sigbus && strcmp(argv[3], "poll") != 0) {
+    fprintf(stderr, "uffd-floor: the handler must be poll, spin or sigbus\n");
+    return 2;
+  }
   int thp = argc > 4 && strcmp(argv[4], "thp") == 0;
   long nwriters = argc > 5 ? atol(argv[5]) : 1;
   rate = argc > 6 ? atof(argv[6]) : 0;
@@ -162,8 +197,21 @@ int main(int argc, char **argv) {
 
   uffd = open_uffd();
   if (uffd < 0) die("userfaultfd");
-  struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP};
+  struct uffdio_api api = {.api = UFFD_API,
+                           .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | (sigbus ? UFFD_FEATURE_SIGBUS : 0)};
   if (ioctl(uffd, UFFDIO_API, &api)) die("UFFDIO_API");
+  if (sigbus) {
+    copies_cap = faults < 1024 ? faults : 1024;  // a ring of copies, as a bounded slab would be
+    if (copies_cap < 1) copies_cap = 1;
+    copies = mmap(NULL, (size_t)copies_cap * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (copies == MAP_FAILED) die("mmap (copies)");
+    memset(copies, 0, (size_t)copies_cap * 4096);
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(SIGBUS, &sa, NULL)) die("sigaction");
+  }
 
   mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) die("mmap");
@@ -187,7 +235,7 @@ int main(int argc, char **argv) {
   uint64_t protect_ns = now_ns() - t0;
 
   pthread_t th;
-  start_thread(&th, handler, NULL, "pthread_create (handler)");
+  if (!sigbus) start_thread(&th, handler, NULL, "pthread_create (handler)");
   pthread_t busy[MAX_WRITERS];
   for (long b = 0; b < nbusy; b++)
     start_thread(&busy[b], busy_main, NULL, "pthread_create (busy)");
@@ -207,11 +255,11 @@ int main(int argc, char **argv) {
   busy_done = 1;
   for (long b = 0; b < nbusy; b++) pthread_join(busy[b], NULL);
   done = 1;
-  pthread_join(th, NULL);
+  if (!sigbus) pthread_join(th, NULL);
   qsort(lat, (size_t)faults, sizeof lat[0], cmp_u64);
   printf("{\"regionMiB\":%zu,\"thp\":%s,\"handler\":\"%s\",\"writers\":%ld,\"rate\":%.0f,\"busy\":%ld,\"protectNs\":%llu,\"protectNsPerGiB\":%.0f,"
          "\"faults\":%ld,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu,\"unprotectedWriteNs\":%.1f}\n",
-         len >> 20, thp ? "true" : "false", spin ? "spin" : "poll", nwriters, rate, nbusy, (unsigned long long)protect_ns,
+         len >> 20, thp ? "true" : "false", sigbus ? "sigbus" : spin ? "spin" : "poll", nwriters, rate, nbusy, (unsigned long long)protect_ns,
          (double)protect_ns / ((double)len / 1073741824.0), faults, (unsigned long long)lat[faults / 2],
          (unsigned long long)lat[(long)(faults * 0.99)], (unsigned long long)lat[(long)(faults * 0.999)],
          (unsigned long long)lat[faults - 1], unprotected_ns);

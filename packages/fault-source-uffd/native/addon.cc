@@ -14,6 +14,8 @@
 #include "crc32-fold.h"
 #include "mapping.h"
 #include "session.h"
+#include "sigbus.h"
+#include "test-sigbus.h"
 #include "uffd-open.h"
 
 using namespace bgsnap;
@@ -328,7 +330,7 @@ napi_value SessionCreate(napi_env env, napi_callback_info info) {
     bool b = true;
     if (napi_get_value_bool(env, wp, &b) == napi_ok) opts.want_unpopulated = b;
   }
-  opts.mode = mode == 1 ? Mode::kCopy : Mode::kPlain;
+  opts.mode = mode == 2 ? Mode::kInThread : mode == 1 ? Mode::kCopy : Mode::kPlain;
   napi_value tokens;
   uint32_t n = 0;
   CHECK_NAPI(napi_get_named_property(env, argv[0], "tokens", &tokens));
@@ -484,8 +486,8 @@ napi_value SessionTake(napi_env env, napi_callback_info info) {
   if (vt != napi_undefined) {
     size_t clen = 0;
     if (!GetBytes(env, argv[3], "contents", &contents, &clen)) return nullptr;
-    if (s->mode() == Mode::kCopy) cap = std::min(cap, clen / ps);
-  } else if (s->mode() == Mode::kCopy) {
+    if (s->copies()) cap = std::min(cap, clen / ps);
+  } else if (s->copies()) {
     cap = 0;  // nowhere to put the copies: only a pending error can come out
   }
   const size_t want = static_cast<size_t>(std::max(0.0, std::min(maxd, static_cast<double>(cap))));
@@ -627,6 +629,10 @@ napi_value StatsObject(napi_env env, const SessionStats& st) {
   SetNumber(env, o, "claimedByScan", st.claimed_by_scan);
   SetNumber(env, o, "sameThread", st.same_thread);
   SetNumber(env, o, "slotWaits", st.slot_waits);
+  SetNumber(env, o, "servedInThread", st.served_in_thread);
+  SetNumber(env, o, "scanOwnedWaits", st.scan_owned_waits);
+  SetNumber(env, o, "faultOwnedWaits", st.fault_owned_waits);
+  SetNumber(env, o, "reserveUsed", st.reserve_used);
   SetNumber(env, o, "maxSlotsInUse", st.max_slots_in_use);
   SetNumber(env, o, "prefaultedPages", st.prefaulted_pages);
   SetNumber(env, o, "populatedForRead", st.populated_for_read);
@@ -775,6 +781,37 @@ napi_value Tid(napi_env env, napi_callback_info) {
   return r;
 }
 
+// sigbusState() -> { installed, entries }: whether the in-thread SIGBUS handler is the installed action,
+// and how many tracked ranges (live or retired) it still knows.
+napi_value SigbusState(napi_env env, napi_callback_info) {
+  napi_value o;
+  CHECK_NAPI(napi_create_object(env, &o));
+  SetBool(env, o, "installed", sigbus_handler_installed());
+  SetNumber(env, o, "entries", static_cast<double>(sigbus_entries_in_use()));
+  return o;
+}
+
+// testSigbus(op: string) -> number. Test-only: see test-sigbus.h.
+napi_value TestSigbus(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  char op[32];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], op, sizeof op, &len) != napi_ok) {
+    napi_throw_type_error(env, "EBGSNAP_ARGS", "bgsnap addon: testSigbus op must be a string");
+    return nullptr;
+  }
+  NativeError err;
+  const int64_t r = test_sigbus(std::string(op, len), &err);
+  if (r < 0) {
+    ThrowNative(env, err);
+    return nullptr;
+  }
+  napi_value out;
+  napi_create_double(env, static_cast<double>(r), &out);
+  return out;
+}
+
 napi_value PageSize(napi_env env, napi_callback_info) {
   napi_value r;
   napi_create_double(env, static_cast<double>(sysconf(_SC_PAGESIZE)), &r);
@@ -813,6 +850,8 @@ NAPI_MODULE_INIT() {
       {"copyCrc32", nullptr, CopyCrc32, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tid", nullptr, Tid, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pageSize", nullptr, PageSize, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sigbusState", nullptr, SigbusState, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"testSigbus", nullptr, TestSigbus, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

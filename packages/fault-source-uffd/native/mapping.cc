@@ -1,5 +1,7 @@
 #include "mapping.h"
 
+#include "sigbus.h"
+
 #include <sys/mman.h>
 
 #include <mutex>
@@ -70,6 +72,8 @@ void mapping_unref(Mapping* m) {
     if (m->refs.fetch_sub(1) != 1) return;
     registry().erase(m->id);
   }
+  // Before the address can be reused: a retired in-thread range must not claim someone else's SIGBUS.
+  sigbus_forget_range(m->addr, m->length);
   munmap(m->addr, m->length);
   delete m;
 }

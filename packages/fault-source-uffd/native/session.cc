@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include "sigbus.h"
+
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -52,14 +54,22 @@ Session* Session::Create(const SessionOptions& opts, NativeError* err) {
       size_t words = (r.pages + 63) / 64;
       r.taken.reset(new std::atomic<uint64_t>[words]);
       for (size_t i = 0; i < words; i++) r.taken[i].store(0, std::memory_order_relaxed);
+    } else if (opts.mode == Mode::kInThread) {
+      const size_t words = (r.pages + 31) / 32;  // two bits per page
+      r.taken.reset(new std::atomic<uint64_t>[words]);
+      for (size_t i = 0; i < words; i++) r.taken[i].store(0, std::memory_order_relaxed);
+      const size_t rwords = (r.pages + 63) / 64;
+      r.released.reset(new std::atomic<uint64_t>[rwords]);
+      for (size_t i = 0; i < rwords; i++) r.released[i].store(0, std::memory_order_relaxed);
     }
     s->regions_.push_back(std::move(r));
   }
   // From here on the destructor undoes everything (unregister, close, unref).
-  if (!uffd_open(opts.want_unpopulated, &s->uffd_, err)) return nullptr;
-  if (s->mode_ == Mode::kCopy) {
+  if (!uffd_open(opts.want_unpopulated, s->mode_ == Mode::kInThread, &s->uffd_, err)) return nullptr;
+  if (s->mode_ == Mode::kInThread && !s->CreateInThread(err)) return nullptr;
+  if (s->copies()) {
     // MAP_NORESERVE: a large copyBufferPages reserves address space, not memory, until faults use it.
-    s->slab_bytes_ = s->copy_slots_ * s->page_size_;
+    s->slab_bytes_ = (s->copy_slots_ + s->reserve_slots_) * s->page_size_;
     void* slab = mmap(nullptr, s->slab_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (slab == MAP_FAILED) {
       s->slab_bytes_ = 0;
@@ -101,7 +111,10 @@ Session::~Session() {
   if (slab_) munmap(slab_, slab_bytes_);
 }
 
-bool Session::knows_thread_id() const { return (uffd_.features & UFFD_FEATURE_THREAD_ID) != 0; }
+// In-thread mode: the handler runs in the writer, which knows its own id.
+bool Session::knows_thread_id() const {
+  return mode_ == Mode::kInThread || (uffd_.features & UFFD_FEATURE_THREAD_ID) != 0;
+}
 
 int Session::FindRegion(uint64_t addr) const {
   for (size_t i = 0; i < regions_.size(); i++) {
@@ -137,6 +150,7 @@ void Session::RecordError(const NativeError& e) {
 }
 
 bool Session::TakePendingError(NativeError* err) {
+  if (mode_ == Mode::kInThread && InThreadErrorPending()) return TakeInThreadError(err);
   if (!have_pending_error_.load()) return false;
   std::lock_guard<std::mutex> lock(mu_);
   if (!have_pending_error_) return false;
@@ -160,11 +174,25 @@ bool Session::Start(NativeError* err) {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.started_at = now_ns();
   }
+  if (mode_ == Mode::kInThread) {
+    // Before the first page is protected: from then on a write raises SIGBUS.
+    if (!sigbus_publish(this, err)) return false;
+    published_ = true;
+  }
   protecting_.store(true);
   // The fault thread runs before the first chunk is protected, so that a writer faulting on an early
-  // chunk is served while later chunks are still being protected.
+  // chunk is served while later chunks are still being protected. In-thread mode runs the notify
+  // thread instead: the writers serve themselves.
   int rc = pthread_create(
-      &fault_thread_, nullptr, [](void* self) -> void* { static_cast<Session*>(self)->FaultLoop(); return nullptr; },
+      &fault_thread_, nullptr,
+      [](void* self) -> void* {
+        auto* s = static_cast<Session*>(self);
+        if (s->mode_ == Mode::kInThread)
+          s->NotifyLoop();
+        else
+          s->FaultLoop();
+        return nullptr;
+      },
       this);
   if (rc != 0) {
     protecting_.store(false);
@@ -383,8 +411,9 @@ void Session::HandleFault(uint64_t addr, uint32_t tid, double t) {
 size_t Session::Take(size_t max, std::vector<FaultEvent>* out) {
   handler_tid_.store(current_tid());
   // An event pushed right after this load is taken by the next call, as it would be after the lock.
-  if (events_size_.load() == 0) return 0;
+  if (events_size_.load() == 0 && ring_pending_.load() == 0) return 0;
   std::lock_guard<std::mutex> lock(mu_);
+  if (mode_ == Mode::kInThread) DrainRingLocked();
   size_t n = std::min(max, events_.size());
   for (size_t i = 0; i < n; i++) {
     out->push_back(events_.front());
@@ -405,6 +434,10 @@ void Session::ReturnSlotLocked(uint8_t* copy) {
 
 void Session::FreeSlots(const std::vector<uint8_t*>& copies) {
   if (copies.empty()) return;
+  if (mode_ == Mode::kInThread) {
+    ReturnInThreadSlots(copies);  // lock-free: the SIGBUS handlers take slots without mu_
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (uint8_t* copy : copies) ReturnSlotLocked(copy);
@@ -417,8 +450,16 @@ void Session::FreeSlots(const std::vector<uint8_t*>& copies) {
 size_t Session::Arm() {
   handler_tid_.store(current_tid());
   std::lock_guard<std::mutex> lock(mu_);
-  if (!events_.empty() || have_pending_error_) return events_.size() + (have_pending_error_ ? 1 : 0);
+  if (mode_ == Mode::kInThread) DrainRingLocked();
+  const bool error = have_pending_error_ || (mode_ == Mode::kInThread && InThreadErrorPending());
+  if (!events_.empty() || error) return events_.size() + (error ? 1 : 0);
   armed_.store(true);
+  // A handler publishes, then reads armed_; here armed_ is set, then the ring read: one of the two
+  // sees the other (both sequentially consistent), so no event is left without a notification.
+  if (mode_ == Mode::kInThread && (ring_pending_.load() > 0 || InThreadErrorPending())) {
+    armed_.store(false);
+    return 1;
+  }
   return 0;
 }
 
@@ -426,6 +467,14 @@ size_t Session::Claim(uint32_t region, uint64_t first, uint64_t count) {
   Region& r = regions_[region];
   if (mode_ == Mode::kPlain) return count;
   size_t n = 0;
+  if (mode_ == Mode::kInThread) {
+    for (; n < count; n++) {
+      const uint64_t p = first + n;
+      const uint64_t own = 1ULL << ((p & 31) * 2);
+      if (r.taken[p >> 5].fetch_or(own) & own) break;
+    }
+    return n;
+  }
   for (; n < count; n++) {
     const uint64_t p = first + n;
     const uint64_t mask = 1ULL << (p & 63);
@@ -460,6 +509,14 @@ size_t Session::Patch(uint32_t region, uint64_t first, uint64_t count, uint8_t* 
 bool Session::Release(uint32_t region, uint64_t first, uint64_t count, NativeError* err) {
   Region& r = regions_[region];
   if (!WriteProtect(r.base + first * page_size_, count * page_size_, false, err)) return false;
+  if (mode_ == Mode::kInThread) {
+    MarkReleased(r, first, count);  // wakes writers that faulted on these pages while the scan owned them
+    // A torn page (the save-loop thread wrote a page its scan held) fails the snapshot here too: the
+    // scan's pages are released before the loop takes faults again, and the image must not be trusted.
+    const int kind = herr_kind_.load(std::memory_order_acquire);
+    if (kind == 2 || kind == 4) return !TakeInThreadError(err);
+    return true;
+  }
   if (preserved_count_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
     if (count <= preserved_.size()) {
@@ -538,6 +595,7 @@ void Session::Stop() {
   if (stopped_.load()) return;
   stopping_.store(true);
   slots_cv_.notify_all();
+  if (mode_ == Mode::kInThread) StopInThreadWaiters();
   if (efd_ >= 0) {
     uint64_t one = 1;
     ssize_t w = write(efd_, &one, sizeof one);
@@ -554,16 +612,22 @@ void Session::Stop() {
       ioctl(uffd_.fd, UFFDIO_UNREGISTER, &range);
     }
   }
+  // Only now that every page is released and unregistered: a handler still inside the session finishes
+  // (it sees stopping_ and returns) before the userfaultfd it may still use is closed.
+  if (published_) sigbus_unpublish(this);
+  published_ = false;
   if (fault_thread_running_) pthread_join(fault_thread_, nullptr);
   fault_thread_running_ = false;
   if (uffd_.fd >= 0) close(uffd_.fd);
   if (efd_ >= 0) close(efd_);
+  if (sig_efd_ >= 0) close(sig_efd_);
   uffd_.fd = -1;
   efd_ = -1;
+  sig_efd_ = -1;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& ev : events_)
-      if (!InSlab(ev.copy)) free(ev.copy);  // slab copies go with the slab, in the destructor
+      if (ev.copy && !InSlab(ev.copy)) free(ev.copy);  // slab copies go with the slab, in the destructor
     events_.clear();
     events_size_.store(0);
     for (auto& kv : preserved_) free(kv.second);
@@ -582,7 +646,9 @@ void Session::Stop() {
 
 SessionStats Session::Stats() {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  SessionStats st = stats_;
+  if (mode_ == Mode::kInThread) AddInThreadStats(&st);
+  return st;
 }
 
 }  // namespace bgsnap

@@ -13,6 +13,14 @@
 // allocates and taking faults never frees (past the slots, faults wait for the save loop), because
 // every mmap/munmap/brk of the process takes the mm's lock for writing, which the writers' faults and
 // the fault thread's release wait behind.
+//
+// In-thread mode (in-thread.cc, sigbus.cc): the userfaultfd has UFFD_FEATURE_SIGBUS, so a write to a
+// protected page raises SIGBUS in the writer, and the SIGBUS handler, in the writer's own thread, does
+// what the copy-on-fault fault thread does: claims the page against the scan (the same bitmap, with a
+// second bit saying the fault path owns it), copies it into a slab slot, releases it and publishes the
+// copy on a lock-free ring that take() drains. The writer never waits to be scheduled behind another
+// thread. A small notify thread turns the handler's eventfd writes into JS notifications (a thread-safe
+// function call is not async-signal-safe).
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -30,7 +38,7 @@
 
 namespace bgsnap {
 
-enum class Mode { kPlain = 0, kCopy = 1 };
+enum class Mode { kPlain = 0, kCopy = 1, kInThread = 2 };
 
 struct SessionOptions {
   Mode mode = Mode::kPlain;
@@ -56,7 +64,11 @@ struct SessionStats {
   uint64_t copied = 0;           // pages copied in copy mode
   uint64_t claimed_by_scan = 0;  // copy mode: fault events dropped because the scan owned the page
   uint64_t same_thread = 0;      // faults raised by the fault-handling JS thread
-  uint64_t slot_waits = 0;       // copy mode: times the fault thread waited for a free slot
+  uint64_t slot_waits = 0;       // copy/in-thread: times a fault waited for a free slot
+  uint64_t served_in_thread = 0; // in-thread: pages copied and released by the faulting thread
+  uint64_t scan_owned_waits = 0; // in-thread: faults that waited for the scan to release its page
+  uint64_t fault_owned_waits = 0;  // in-thread: faults that waited for another thread's fault on the page
+  uint64_t reserve_used = 0;     // in-thread: save-loop-thread faults copied into the reserve
   uint64_t max_slots_in_use = 0;
   uint64_t prefaulted_pages = 0;
   uint64_t populated_for_read = 0;  // never-written pages mapped by PrepareRead before a read
@@ -89,6 +101,9 @@ class Session {
   bool InSlab(const uint8_t* copy) const;
   // Returns the number of pending events; when 0, asks the fault thread to notify on the next one.
   size_t Arm();
+  // In-thread mode, from the SIGBUS handler (async-signal-safe): resolves a write fault on `addr` in
+  // region `region` in the calling thread. On return the store may re-execute.
+  void ServeSigbus(uint32_t region, uintptr_t addr);
   size_t Claim(uint32_t region, uint64_t first, uint64_t count);
   bool NeedsPatch() const { return protecting_.load() || preserved_count_.load() > 0; }
   size_t Patch(uint32_t region, uint64_t first, uint64_t count, uint8_t* dst);
@@ -106,12 +121,16 @@ class Session {
   SessionStats Stats();
   const UffdHandle& handle() const { return uffd_; }
   Mode mode() const { return mode_; }
+  // Copy-on-fault and in-thread: fault events carry copies in slab slots.
+  bool copies() const { return mode_ == Mode::kCopy || mode_ == Mode::kInThread; }
   bool protects_unpopulated() const { return (uffd_.features & UFFD_FEATURE_WP_UNPOPULATED) != 0; }
   bool knows_thread_id() const;
   size_t region_count() const { return regions_.size(); }
   uint64_t region_pages(size_t i) const { return regions_[i].pages; }
   size_t page_size() const { return page_size_; }
   bool region_huge(size_t i) const { return regions_[i].mapping->huge_pages; }
+  uint8_t* region_base(size_t i) const { return regions_[i].base; }
+  size_t region_length(size_t i) const { return regions_[i].length; }
 
  private:
   struct Region {
@@ -119,8 +138,22 @@ class Session {
     uint8_t* base;
     size_t length;
     uint64_t pages;
-    std::unique_ptr<std::atomic<uint64_t>[]> taken;  // copy mode claim bitmap
+    // Copy mode: one claim bit per page. In-thread mode: two bits per page (32 pages a word): bit 2k
+    // "owned" (set by the scan's claim or a fault), bit 2k+1 "owned by a fault", set in the same atomic
+    // step as the owner bit, so a second writer knows whether to wait on the scan or on a fault.
+    std::unique_ptr<std::atomic<uint64_t>[]> taken;
+    // In-thread mode: page is writable again (released by its fault or by the scan's release()).
+    std::unique_ptr<std::atomic<uint64_t>[]> released;
   };
+
+  // In-thread mode's ring of copies, from the SIGBUS handlers (many producers) to take() (one consumer,
+  // under mu_): a bounded queue with a sequence number per cell. Every event holds a slot, and the ring
+  // has a cell for every slot, so it is never full.
+  struct RingCell {
+    std::atomic<uint64_t> seq;
+    FaultEvent ev;
+  };
+  enum class SlotResult { kSlot, kNone, kReleased, kStopping };
 
   Session() = default;
   void FaultLoop();
@@ -132,6 +165,26 @@ class Session {
   void ReturnSlotLocked(uint8_t* copy);
   void Notify(int kind);
   int FindRegion(uint64_t addr) const;
+
+  // In-thread mode (in-thread.cc).
+  bool CreateInThread(NativeError* err);
+  void NotifyLoop();
+  SlotResult TakeSlot(Region& r, uint64_t page, bool loop_thread, int64_t* slot);
+  int64_t TryTakeSlot(size_t from, size_t to);
+  void PushEvent(const FaultEvent& ev);
+  void DrainRingLocked();
+  bool ReleaseFromHandler(uint8_t* page_addr, Region& r, uint32_t region, uint64_t page, pid_t tid);
+  void MarkReleased(Region& r, uint64_t first, uint64_t count);
+  void WaitReleased(Region& r, uint64_t page);
+  void RecordHandlerError(int kind, uint32_t region, uint64_t page, pid_t tid, int err);
+  void WakeFromHandler(bool force);
+  bool InThreadErrorPending() const;
+  bool TakeInThreadError(NativeError* err);
+  void GiveBackSlot(size_t i);
+  void ReturnInThreadSlots(const std::vector<uint8_t*>& copies);
+  void AddInThreadStats(SessionStats* st) const;
+  void StopInThreadWaiters();
+  bool published_ = false;
 
   Mode mode_ = Mode::kPlain;
   UffdHandle uffd_;
@@ -178,6 +231,33 @@ class Session {
 
   NotifyFn notify_ = nullptr;
   void* notify_ctx_ = nullptr;
+
+  // ---- in-thread mode: everything below is touched by the SIGBUS handler, lock-free ----
+  std::unique_ptr<RingCell[]> ring_;
+  uint64_t ring_mask_ = 0;
+  std::atomic<uint64_t> ring_tail_{0};
+  uint64_t ring_head_ = 0;  // under mu_
+  std::atomic<uint64_t> ring_pending_{0};
+  size_t reserve_slots_ = 0;  // slab slots [copy_slots_, copy_slots_ + reserve_slots_)
+  std::unique_ptr<std::atomic<uint64_t>[]> slot_free_;  // bit per slot: free
+  size_t slot_words_ = 0;
+  std::atomic<int64_t> free_count_{0};  // free slots below copy_slots_
+  std::atomic<uint32_t> slot_gen_{0};   // futex word: bumped when slots come back
+  std::atomic<uint32_t> slot_waiters_{0};
+  std::atomic<uint32_t> release_gen_{0};  // futex word: bumped when pages are released
+  std::atomic<uint32_t> release_waiters_{0};
+  std::atomic<int64_t> in_use_{0};
+  int sig_efd_ = -1;  // the handlers' doorbell for the notify thread
+  // The first handler error: kind (1 reserve used, 2 page lost/torn, 3 release failed), details.
+  std::atomic<int> herr_kind_{0};
+  std::atomic<int> herr_claim_{0};
+  std::atomic<uint32_t> herr_region_{0};
+  std::atomic<uint64_t> herr_page_{0};
+  std::atomic<int32_t> herr_tid_{0};
+  std::atomic<int32_t> herr_errno_{0};
+  std::atomic<uint64_t> reserve_reported_{0};  // reserve uses JS has been told about (JS thread only)
+  std::atomic<uint64_t> st_faults_{0}, st_served_{0}, st_scan_waits_{0}, st_fault_waits_{0}, st_slot_waits_{0},
+      st_same_thread_{0}, st_reserve_{0}, st_max_in_use_{0};
 };
 
 }  // namespace bgsnap

@@ -145,7 +145,7 @@ bool uffd_probe(UffdHandle* out, NativeError* err) {
   return true;
 }
 
-bool uffd_open(bool want_unpopulated, UffdHandle* out, NativeError* err) {
+bool uffd_open(bool want_unpopulated, bool sigbus, UffdHandle* out, NativeError* err) {
   // UFFDIO_API succeeds once per fd, so the probe uses its own fd (as QEMU does).
   if (!uffd_probe(out, err)) return false;
   if (!(out->available & UFFD_FEATURE_PAGEFAULT_FLAG_WP)) {
@@ -155,6 +155,15 @@ bool uffd_open(bool want_unpopulated, UffdHandle* out, NativeError* err) {
     return false;
   }
   uint64_t want = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
+  if (sigbus) {
+    if (!(out->available & UFFD_FEATURE_SIGBUS)) {
+      err->code = "EBGSNAP_FEATURE_SIGBUS";
+      err->syscall = "ioctl(UFFDIO_API)";
+      err->message = "the kernel's userfaultfd lacks UFFD_FEATURE_SIGBUS, which in-thread mode needs";
+      return false;
+    }
+    want |= UFFD_FEATURE_SIGBUS;
+  }
   if (out->available & UFFD_FEATURE_THREAD_ID) want |= UFFD_FEATURE_THREAD_ID;
   if (want_unpopulated && (out->available & UFFD_FEATURE_WP_UNPOPULATED)) want |= UFFD_FEATURE_WP_UNPOPULATED;
   int fd = open_fd(out, err);

@@ -28,8 +28,9 @@ struct UffdHandle {
 };
 
 // Opens a userfaultfd with UFFD_FEATURE_PAGEFAULT_FLAG_WP and, when `want_unpopulated` and offered,
-// WP_UNPOPULATED, plus THREAD_ID when offered. Fails with EBGSNAP_FEATURE when WP is missing.
-bool uffd_open(bool want_unpopulated, UffdHandle* out, NativeError* err);
+// WP_UNPOPULATED, plus THREAD_ID when offered. Fails with EBGSNAP_FEATURE when WP is missing. With
+// `sigbus`, also UFFD_FEATURE_SIGBUS (Linux 4.14), or fails with EBGSNAP_FEATURE_SIGBUS.
+bool uffd_open(bool want_unpopulated, bool sigbus, UffdHandle* out, NativeError* err);
 
 // Only the features the kernel offers (opens and closes a probe fd).
 bool uffd_probe(UffdHandle* out, NativeError* err);

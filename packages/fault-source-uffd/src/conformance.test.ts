@@ -23,7 +23,7 @@ function fill(memory: TrackedMemory, region: number): void {
 
 function harness(mode: UffdMode, hugePages: boolean) {
   return {
-    copiesOnFault: mode === 'copy-on-fault',
+    copiesOnFault: mode !== 'plain',
     concurrentWriters: WRITERS,
     randomRuns: 4,
     async create() {
@@ -64,3 +64,5 @@ describeFaultSourceConformance('uffd plain', harness('plain', false));
 describeFaultSourceConformance('uffd copy-on-fault', harness('copy-on-fault', false));
 describeFaultSourceConformance('uffd plain, huge pages', harness('plain', true));
 describeFaultSourceConformance('uffd copy-on-fault, huge pages', harness('copy-on-fault', true));
+describeFaultSourceConformance('uffd in-thread', harness('in-thread', false));
+describeFaultSourceConformance('uffd in-thread, huge pages', harness('in-thread', true));

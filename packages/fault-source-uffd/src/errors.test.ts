@@ -141,6 +141,22 @@ describe('errors name the cause and the remedy', () => {
     await source.stop();
   });
 
+  it('in-thread mode on a kernel without UFFD_FEATURE_SIGBUS → UffdUnsupportedError naming it and the way out', () => {
+    inject('features', 0x80);
+    try {
+      createUffdFaultSource({
+        regions: [{ name: 'r', memory: TrackedMemory.allocate(4096) }],
+        mode: 'in-thread',
+      });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(UffdUnsupportedError);
+      expect((e as UffdUnsupportedError).feature).toBe('UFFD_FEATURE_SIGBUS');
+      expect((e as UffdUnsupportedError).remedy).toMatch(/copy-on-fault/);
+    }
+    open().stop(); // the other modes do not need it
+  });
+
   it('EINVAL from UFFDIO_REGISTER → UffdUnsupportedError', () => {
     inject('UFFDIO_REGISTER', EINVAL);
     expect(() => open()).toThrow(UffdUnsupportedError);
@@ -189,12 +205,12 @@ describe('errors name the cause and the remedy', () => {
     if (p.available) expect(p.features & 1).toBe(1);
   });
 
-  it.runIf(process.getuid?.() === 0)(
-    'a real unprivileged process (uid nobody, vm.unprivileged_userfaultfd=0) falls back to UFFD_USER_MODE_ONLY',
-    () => {
+  it.runIf(process.getuid?.() === 0).each(['copy-on-fault', 'in-thread'])(
+    'a real unprivileged process (uid nobody, vm.unprivileged_userfaultfd=0) falls back to UFFD_USER_MODE_ONLY (%s)',
+    (mode) => {
       const child = unprivilegedCopy();
       onTestFinished(() => rmSync(join(child, '..', '..', '..', '..'), { recursive: true, force: true }));
-      const r = spawnSync(process.execPath, [child], {
+      const r = spawnSync(process.execPath, [child, mode], {
         uid: 65534,
         gid: 65534,
         cwd: '/tmp',

@@ -8,7 +8,8 @@ import { readFileSync, statSync } from 'node:fs';
  * - `KERNEL_UNSUPPORTED`: the kernel has no userfaultfd, or not the write-protect kind this needs.
  * - `ALREADY_TRACKED`: the memory is already registered with another fault source.
  * - `MEMORY_RELEASED`: the tracked memory was released (use after release).
- * - `SAME_THREAD_WRITE`: the thread that handles faults wrote protected memory itself (plain mode).
+ * - `SAME_THREAD_WRITE`: the thread that handles faults wrote protected memory itself where it would
+ *   have waited on itself (plain mode; in-thread mode when no copy slot was free or its scan held the page).
  * - `SYSCALL_FAILED`: any other failed system call; {@link UffdError.syscall} and {@link UffdError.errno} say which.
  */
 export type UffdErrorCode =
@@ -100,15 +101,23 @@ export class TrackedMemoryReleasedError extends UffdError {
 }
 
 /**
- * Plain mode: the thread that takes fault events wrote protected memory itself. It would have waited
- * for itself forever; the backend copied the page's snapshot contents and released it instead, so the
- * snapshot is still consistent, and reports the mistake with this error.
+ * The thread that takes fault events wrote protected memory itself where it would have waited for
+ * itself forever.
+ *
+ * Plain mode: the backend copied the page's snapshot contents and released it instead, so the
+ * snapshot is still consistent, and reports the mistake with this error (once per write).
+ *
+ * In-thread mode: when no copy slot was free, the page went into a small reserve (still consistent;
+ * reported once). When the reserve was used up too, or the page was one the thread's own scan had
+ * claimed and not yet released, the page was released without a copy: the snapshot is no longer
+ * consistent, and every later `takeFaults`, `waitForFaults` and `release` throws this error until
+ * `stop()`.
  */
 export class SameThreadWriteError extends UffdError {
   constructor(message: string) {
     super('SAME_THREAD_WRITE', message, {
       remedy:
-        'in plain mode, write tracked memory only from other threads (worker_threads) than the one running the save loop, or use mode "copy-on-fault"',
+        'write tracked memory only from other threads (worker_threads) than the one running the save loop; in plain mode or to keep that thread writing, use mode "copy-on-fault"; in "in-thread" mode a larger copyBufferPages makes it rarer, and never write tracked memory between claim() and release()',
     });
     this.name = 'SameThreadWriteError';
   }
@@ -165,6 +174,19 @@ export function fromNativeError(e: unknown): unknown {
         feature: 'UFFD_FEATURE_PAGEFAULT_FLAG_WP',
         remedy:
           'write-protect faults on anonymous memory need Linux >= 5.7 built with CONFIG_HAVE_ARCH_USERFAULTFD_WP (x86-64, arm64 >= 6.1)',
+      });
+    case 'EBGSNAP_FEATURE_SIGBUS':
+      return new UffdUnsupportedError(e.message, {
+        ...base,
+        feature: 'UFFD_FEATURE_SIGBUS',
+        remedy:
+          'in-thread mode needs Linux >= 4.14 (UFFD_FEATURE_SIGBUS); use mode "copy-on-fault" on this kernel',
+      });
+    case 'EBGSNAP_LIMIT':
+      return new UffdSyscallError(e.message, {
+        ...base,
+        remedy:
+          'release the TrackedMemory of finished in-thread snapshots (their ranges stay known to the SIGBUS handler until unmapped), or use mode "copy-on-fault"',
       });
     case 'EBUSY':
       return new UffdSyscallError(

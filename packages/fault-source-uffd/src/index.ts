@@ -1,6 +1,6 @@
 /**
  * @bgsnap/fault-source-uffd: the native Linux userfaultfd write-protect FaultSource: tracked memory,
- * plain and copy-on-fault modes.
+ * plain, copy-on-fault and in-thread modes.
  * @packageDocumentation
  */
 export {

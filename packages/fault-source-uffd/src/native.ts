@@ -20,6 +20,10 @@ export interface NativeStats {
   sameThread: number;
   slotWaits: number;
   maxSlotsInUse: number;
+  servedInThread: number;
+  scanOwnedWaits: number;
+  faultOwnedWaits: number;
+  reserveUsed: number;
   prefaultedPages: number;
   populatedForRead: number;
   protectChunks: number;
@@ -46,7 +50,7 @@ export interface NativeBinding {
   liveMappings(): number;
   sessionCreate(
     options: {
-      mode: 0 | 1;
+      mode: 0 | 1 | 2;
       tokens: NativeToken[];
       protectChunkBytes: number;
       copySlots: number;
@@ -91,6 +95,10 @@ export interface NativeBinding {
   copyCrc32(src: Uint8Array, dst: Uint8Array, seed: number): number | undefined;
   tid(): number;
   pageSize(): number;
+  /** Whether the in-thread SIGBUS handler is installed, and how many ranges (live or retired) it knows. */
+  sigbusState(): { installed: boolean; entries: number };
+  /** Test-only helpers for SIGBUS chaining (native/test-sigbus.h). */
+  testSigbus(op: 'install' | 'uninstall' | 'is-installed' | 'provoke' | 'hits'): number;
 }
 
 const ADDON_FILE = 'bgsnap_uffd.node';

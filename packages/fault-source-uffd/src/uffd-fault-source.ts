@@ -19,8 +19,14 @@ import { MAX_TRACKED_BYTES, MAX_VIEW_BYTES, TrackedMemory, tokenOf } from './tra
  * - `copy-on-fault`: the addon's fault thread copies the page into a bounded buffer and releases it at
  *   once; the event carries the copy. Writers never wait on the save loop or the output stream (unless
  *   the buffer is full).
+ * - `in-thread`: as `copy-on-fault`, but the faulting thread itself copies and releases the page, in a
+ *   SIGBUS handler (`UFFD_FEATURE_SIGBUS`): the writer does not wait to be scheduled behind a fault
+ *   thread. Hazard: the kernel's own writes into tracked memory during a snapshot (`fs.readSync()` or
+ *   a socket read into a tracked buffer) fail with `EFAULT` instead of waiting. See the README.
  */
-export type UffdMode = 'plain' | 'copy-on-fault';
+export type UffdMode = 'plain' | 'copy-on-fault' | 'in-thread';
+
+const MODES: readonly UffdMode[] = ['plain', 'copy-on-fault', 'in-thread'];
 
 /** One region to track: a name for snapshot headers and the memory. */
 export interface UffdRegionSpec {
@@ -43,7 +49,13 @@ export interface UffdFaultSourceOptions {
    * chunks are served while later chunks are protected, so a writer never waits for the whole pass.
    */
   readonly protectChunkBytes?: number;
-  /** Copy-on-fault: pages the fault thread may hold before JS takes them (1 to 1 048 576; default 1024 = 4 MiB). */
+  /**
+   * Copy-on-fault and in-thread: pages of copies the backend may hold before JS takes them (1 to
+   * 1 048 576; default 1024 = 4 MiB, about 50 ms of two writers faulting on distinct pages at 10 000
+   * faults/s each: enough that a save loop taking faults between scan batches never lets it fill).
+   * When it is full a faulting writer waits for the save loop (counted in `slotWaits`). In-thread mode
+   * keeps 16 more pages as a reserve for the save loop's own thread, which must not wait on itself.
+   */
   readonly copyBufferPages?: number;
   /**
    * Protect untouched pages without populating them (`UFFD_FEATURE_WP_UNPOPULATED`, Linux 6.4+), default
@@ -77,16 +89,27 @@ export interface UffdStats {
   readonly delivered: number;
   /** Plain mode: pages the fault thread copied and released itself (during `start()`, or same-thread writes). */
   readonly preserved: number;
-  /** Copy-on-fault: pages copied by the fault thread. */
+  /** Copy-on-fault: pages copied by the fault thread; in-thread: by the faulting threads. */
   readonly copied: number;
-  /** Copy-on-fault: faults on pages the scan had claimed (the scan's release woke the writer). */
+  /** Copy-on-fault and in-thread: faults on pages the scan had claimed (the scan's release woke the writer). */
   readonly claimedByScan: number;
-  /** Plain mode: faults raised by the thread that takes faults. */
+  /**
+   * Plain mode: faults raised by the thread that takes faults. In-thread: that thread's faults that
+   * could not wait (no free slot, or a page its own scan held), see {@link SameThreadWriteError}.
+   */
   readonly sameThread: number;
-  /** Copy-on-fault: times the fault thread waited for a free buffer slot. */
+  /** Copy-on-fault: times the fault thread waited for a free buffer slot; in-thread: times a writer did. */
   readonly slotWaits: number;
-  /** Copy-on-fault: most buffer slots in use at once. */
+  /** Copy-on-fault and in-thread: most buffer slots in use at once. */
   readonly maxSlotsInUse: number;
+  /** In-thread: faults served by the faulting thread itself (copied, released, delivered). */
+  readonly servedInThread: number;
+  /** In-thread: faults on a page the scan had claimed; the writer waited until the scan released it. */
+  readonly scanOwnedWaits: number;
+  /** In-thread: faults on a page another writer was serving; the writer waited for its release. */
+  readonly faultOwnedWaits: number;
+  /** In-thread: pages of the save-loop thread copied into the 16-page reserve because no slot was free. */
+  readonly reserveUsed: number;
   /** Pages pre-faulted by `start()` (0 with WP_UNPOPULATED). */
   readonly prefaultedPages: number;
   /**
@@ -180,9 +203,10 @@ export class UffdFaultSource implements FaultSource {
       throw new RangeError('options.regions must be a non-empty array of { name, memory }');
     }
     const mode = options.mode ?? 'plain';
-    if (mode !== 'plain' && mode !== 'copy-on-fault') {
-      throw new RangeError(`options.mode must be 'plain' or 'copy-on-fault'; got ${String(mode)}`);
+    if (!MODES.includes(mode)) {
+      throw new RangeError(`options.mode must be one of ${MODES.join(', ')}; got ${String(mode)}`);
     }
+    const copies = mode !== 'plain';
     this.#binding = loadNative();
     this.#pageSize = this.#binding.pageSize();
     const chunk = checkInt(
@@ -208,15 +232,14 @@ export class UffdFaultSource implements FaultSource {
       memories.add(r.memory);
     });
     this.mode = mode;
-    this.#takeContents =
-      mode === 'copy-on-fault' ? new Uint8Array(Math.min(slots, TAKE_EVENTS) * this.#pageSize) : undefined;
+    this.#takeContents = copies ? new Uint8Array(Math.min(slots, TAKE_EVENTS) * this.#pageSize) : undefined;
     const tokens = regions.map((r) => tokenOf(r.memory));
     // Private references: the source's views stay valid when the caller releases its TrackedMemory.
     this.#memories = regions.map((r) => TrackedMemory.attach(r.memory.handle));
     this.#session = native(() =>
       this.#binding.sessionCreate(
         {
-          mode: mode === 'plain' ? 0 : 1,
+          mode: MODES.indexOf(mode) as 0 | 1 | 2,
           tokens,
           protectChunkBytes: chunk,
           copySlots: slots,
@@ -234,7 +257,7 @@ export class UffdFaultSource implements FaultSource {
     this.capabilities = {
       knowsFaultTime: true,
       knowsThreadId: info.knowsThreadId,
-      copiesOnFault: mode === 'copy-on-fault',
+      copiesOnFault: copies,
       protectsUnpopulated: info.protectsUnpopulated,
     };
     this.details = {
@@ -357,7 +380,7 @@ export class UffdFaultSource implements FaultSource {
       inBlock + length <= memory.blockSize
         ? memory.block(blockIndex).subarray(inBlock, inBlock + length)
         : memory.view(offset, length);
-    if (this.mode === 'copy-on-fault' || !this.#binding.sessionNeedsPatch(this.#session)) return live;
+    if (this.mode !== 'plain' || !this.#binding.sessionNeedsPatch(this.#session)) return live;
     // Some pages were copied and released by the fault thread (during start(), or a same-thread write):
     // copy live memory first, then lay the preserved pages over it. Preservation always precedes the
     // release that lets a writer change the page, so this order never yields post-snapshot bytes.
