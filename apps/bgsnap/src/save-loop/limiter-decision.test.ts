@@ -46,7 +46,10 @@ describe('limiter decisions at run time', () => {
   });
 
   it('follows a legal decision sequence to the end', async () => {
-    const result = await runWith([{ scanPages: 0, waitNs: 1000 }, { scanPages: 7, waitNs: 0 }]);
+    const result = await runWith([
+      { scanPages: 0, waitNs: 1000 },
+      { scanPages: 7, waitNs: 0 },
+    ]);
     expect(result.pagesScanned).toBe(64);
   });
 });
@@ -65,7 +68,12 @@ describe('long limiter waits', () => {
     let n = 0;
     const limiter = scriptedPolicy([]);
     limiter.decide = () => (n++ === 0 ? { scanPages: 0, waitNs: longWait } : { scanPages: 16, waitNs: 0 });
-    const result = await runSaveLoop({ source, limiter, writer: new ImageWriter(source.regions), startedAt: 0 });
+    const result = await runSaveLoop({
+      source,
+      limiter,
+      writer: new ImageWriter(source.regions),
+      startedAt: 0,
+    });
     expect(asked.every((t) => t <= MAX_WAIT_SLICE_NS)).toBe(true);
     expect(asked.reduce((a, b) => a + b, 0)).toBe(longWait);
     expect(result.throttledNs).toBe(longWait);
