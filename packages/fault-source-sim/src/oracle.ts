@@ -1,6 +1,11 @@
 import type { RegionInfo } from '@bgsnap/fault-source';
-import { type DecodedPage, decodePage } from './page-contents.js';
+import { type DecodedPage, decodePage, PAGE_MAGIC as MAGIC } from './page-contents.js';
 import type { SimFaultSource } from './sim-fault-source.js';
+
+/** What a zero page decodes to. */
+const ZERO_PAGE: DecodedPage = Object.freeze({ version: 0, region: -1, page: -1 });
+/** Marks an identity already compared equal. */
+const MATCHED = Symbol('matched');
 
 /** One page whose saved bytes are not what the simulated memory held at snapshot start. */
 export interface PageMismatch {
@@ -44,6 +49,8 @@ export class SnapshotChecker {
   private duplicateCount = 0;
   private readonly mismatches: PageMismatch[] = [];
   private readonly regions: readonly RegionInfo[];
+  private headerBuffer: ArrayBufferLike | undefined;
+  private headerView: DataView | undefined;
 
   constructor(private readonly sim: SimFaultSource) {
     this.regions = sim.regions;
@@ -56,26 +63,84 @@ export class SnapshotChecker {
    * @throws RangeError when `region`/`page` are out of range.
    */
   check(region: number, page: number, bytes: Uint8Array | null): boolean {
+    const r = this.assertPage(region, page);
+    let found: PageMismatch['found'];
+    if (bytes === null) {
+      found = ZERO_PAGE;
+    } else if (bytes.length !== r.pageSize) {
+      found = 'wrong-length';
+    } else {
+      found = decodePage(bytes) ?? 'garbage';
+    }
+    return this.record(region, page, found);
+  }
+
+  /**
+   * Checks `data.length / pageSize` consecutive pages from `first` by identity: each page's 16-byte
+   * header (region, page, version; all zero for version 0) against the page's version at `start()`.
+   * Page bodies are not read — the simulator never writes them — so this costs O(1) per page and is
+   * meant for pages straight from the simulator's `read()` or fault contents, as they are saved. A
+   * page saved at the wrong version, from the wrong place or with a foreign header is a mismatch.
+   * Use {@link SnapshotChecker.check} for bytes read back from a stream.
+   * @throws RangeError when the pages are out of range or `data` is not whole pages.
+   */
+  checkIdentities(region: number, first: number, data: Uint8Array): boolean {
+    const r = this.assertPage(region, first);
+    const size = r.pageSize;
+    const count = data.length / size;
+    if (!Number.isInteger(count) || first + count > r.pageCount) {
+      throw new RangeError(`${data.length} bytes from page ${first} are not whole pages of region ${region}`);
+    }
+    if (this.headerBuffer !== data.buffer) {
+      this.headerBuffer = data.buffer;
+      this.headerView = new DataView(data.buffer);
+    }
+    const view = this.headerView as DataView;
+    let ok = true;
+    for (let i = 0, o = data.byteOffset; i < count; i++, o += size) {
+      const w3 = view.getUint32(o + 12, true);
+      let found: PageMismatch['found'];
+      if (w3 === 0) {
+        const zero =
+          (view.getUint32(o, true) | view.getUint32(o + 4, true) | view.getUint32(o + 8, true)) === 0;
+        found = zero ? ZERO_PAGE : 'garbage';
+      } else if ((w3 & 0xffff0000) >>> 0 !== MAGIC || view.getUint32(o + 8, true) === 0) {
+        found = 'garbage';
+      } else {
+        const page = view.getUint32(o, true) + view.getUint32(o + 4, true) * 4294967296;
+        const version = view.getUint32(o + 8, true);
+        const expected = this.sim.startVersion(region, first + i);
+        // The common case allocates nothing: only a mismatch builds the decoded identity for the report.
+        if (version === expected && (w3 & 0xffff) === region && page === first + i) {
+          ok = this.record(region, first + i, MATCHED) && ok;
+          continue;
+        }
+        found = { version, region: w3 & 0xffff, page };
+      }
+      ok = this.record(region, first + i, found) && ok;
+    }
+    return ok;
+  }
+
+  private assertPage(region: number, page: number): RegionInfo {
     const r = this.regions[region];
     if (!Number.isInteger(region) || !r)
       throw new RangeError(`region must be in [0, ${this.regions.length}), got ${region}`);
     if (!Number.isInteger(page) || page < 0 || page >= r.pageCount) {
       throw new RangeError(`page must be in [0, ${r.pageCount}), got ${page}`);
     }
+    return r;
+  }
+
+  /** Marks the page seen and compares what was found with its version at `start()`. */
+  private record(region: number, page: number, found: PageMismatch['found'] | typeof MATCHED): boolean {
     const seen = this.seen[region] as Uint32Array;
     const bit = 1 << (page & 31);
     if ((seen[page >>> 5] as number) & bit) this.duplicateCount++;
     seen[page >>> 5] = (seen[page >>> 5] as number) | bit;
     this.checked++;
+    if (found === MATCHED) return true;
     const expected = this.sim.startVersion(region, page);
-    let found: PageMismatch['found'];
-    if (bytes === null) {
-      found = { version: 0, region: -1, page: -1 };
-    } else if (bytes.length !== r.pageSize) {
-      found = 'wrong-length';
-    } else {
-      found = decodePage(bytes) ?? 'garbage';
-    }
     const ok =
       typeof found === 'object' &&
       found.version === expected &&

@@ -13,7 +13,9 @@ import { mix32 } from './prng.js';
  */
 export const PAGE_HEADER_BYTES = 16;
 
-const MAGIC = 0xb65a0000;
+/** The high half of a non-zero page header's last word (its low half is the region). */
+export const PAGE_MAGIC = 0xb65a0000;
+const MAGIC = PAGE_MAGIC;
 
 /** Writes page `(region, page, version)`'s header at `offset` of `view` (the rest of the page must be zero). */
 export function writePageHeader(
