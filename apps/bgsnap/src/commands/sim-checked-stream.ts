@@ -1,0 +1,201 @@
+import type { SimFaultSource, SnapshotChecker } from '@bgsnap/fault-source-sim';
+import type { Sink } from '@bgsnap/stream-writer';
+import type { PageWriter } from '../save-loop/types.js';
+
+/** The stream format's per-record cost: a 20-byte header and a CRC-32 (docs/FORMAT.md). */
+const RECORD_OVERHEAD = 24;
+/** The stream writer's largest record payload (it splits longer runs). */
+const MAX_RECORD_BYTES = 1 << 20;
+/** The trailer's size. */
+const TRAILER_BYTES = 60;
+
+/** Options of {@link CheckedStream}. */
+export interface CheckedStreamOptions {
+  /** The simulation whose pages are saved. */
+  sim: SimFaultSource;
+  /** Where the modelled stream's bytes go: the simulated sink (it looks at lengths only). */
+  sink: Sink;
+  /** The oracle every page is checked against as it is saved. */
+  checker: SnapshotChecker;
+  /** Size of sink writes, bytes. Default 1 MiB, as the stream writer's. */
+  batchBytes?: number;
+  /** Buffered bytes at which the save loop drains. Default 8 MiB, as the stream writer's. */
+  highWaterMark?: number;
+  /** Reported after each completed sink write, as the stream writer does (the limiter's `onSinkWrite`). */
+  onSinkWrite?: (bytes: number, blockedNs: number, now: number) => void;
+}
+
+/** What a {@link CheckedStream} did. */
+export interface CheckedStreamSummary {
+  /** Bytes the stream would have had, uncompressed (records and trailer; the header is not counted). */
+  streamBytes: number;
+  /** Pages the stream would have recorded as zero pages. */
+  zeroPages: number;
+  /** Total time sink writes were pending (virtual ns). */
+  sinkBlockedNs: number;
+}
+
+/**
+ * A {@link PageWriter} for `bgsnap sim` without `--out`: it checks every saved page against the
+ * simulator's oracle by identity as it is saved, and hands the simulated sink what the stream writer
+ * would (the same record sizes, batches of `batchBytes`, one write at a time, the same high- and
+ * low-water marks) without encoding, copying or checksumming any page. Virtual time therefore runs as
+ * with a real stream (uncompressed), at a fraction of the wall time.
+ */
+export class CheckedStream implements PageWriter {
+  private readonly sim: SimFaultSource;
+  private readonly sink: Sink;
+  private readonly checker: SnapshotChecker;
+  private readonly batchBytes: number;
+  private readonly highWaterMark: number;
+  private readonly lowWaterMark: number;
+  private readonly onSinkWrite: CheckedStreamOptions['onSinkWrite'];
+  private readonly pageSizes: number[];
+  private readonly perRecord: number[];
+  private open = 0;
+  private readonly queue: number[] = [];
+  private pumping = false;
+  private failure: unknown;
+  private failed = false;
+  private drainWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
+  private zeros = new Uint8Array(0);
+  private viewBuffer: ArrayBufferLike | undefined;
+  private view: DataView | undefined;
+  private encoded = 0;
+  private written = 0;
+  private zeroPages = 0;
+  private sinkBlockedNs = 0;
+
+  constructor(options: CheckedStreamOptions) {
+    this.sim = options.sim;
+    this.sink = options.sink;
+    this.checker = options.checker;
+    this.batchBytes = options.batchBytes ?? 1 << 20;
+    this.highWaterMark = options.highWaterMark ?? Math.max(8 << 20, this.batchBytes);
+    this.lowWaterMark = Math.floor(this.highWaterMark / 2);
+    this.onSinkWrite = options.onSinkWrite;
+    this.pageSizes = this.sim.regions.map((r) => r.pageSize);
+    const recordBytes = Math.min(MAX_RECORD_BYTES, 2 ** Math.floor(Math.log2(this.batchBytes)));
+    this.perRecord = this.pageSizes.map((size) => Math.max(1, Math.floor(recordBytes / size)));
+  }
+
+  /** Buffered bytes at or above the high-water mark. */
+  get needsDrain(): boolean {
+    return this.encoded - this.written >= this.highWaterMark;
+  }
+
+  /** Encoded bytes so far and bytes not yet written, as the stream writer reports them. */
+  get stats(): { bytesEncoded: number; bufferedBytes: number } {
+    return { bytesEncoded: this.encoded, bufferedBytes: this.encoded - this.written };
+  }
+
+  /** Checks the pages against the oracle and accounts their records. */
+  writePages(region: number, first: number, data: Uint8Array): void {
+    if (this.failed) throw this.failure;
+    this.checker.checkIdentities(region, first, data);
+    const size = this.pageSizes[region]!;
+    const perRecord = this.perRecord[region]!;
+    if (data.buffer !== this.viewBuffer) {
+      // The simulator hands out views of a few reused buffers: one DataView each, not one per call.
+      this.viewBuffer = data.buffer;
+      this.view = new DataView(data.buffer);
+    }
+    const view = this.view!;
+    const at = data.byteOffset + 12;
+    const count = data.byteLength / size;
+    // Runs of zero and data pages become records, as the stream writer splits them. A zero page's
+    // header is all zero (the oracle has just checked the identity, so the header is trusted here).
+    let runStart = 0;
+    let runZero = view.getUint32(at, true) === 0;
+    for (let i = 1; i <= count; i++) {
+      const zero = i < count && view.getUint32(at + i * size, true) === 0;
+      if (i < count && zero === runZero) continue;
+      const n = i - runStart;
+      const records = Math.ceil(n / perRecord);
+      if (runZero) this.zeroPages += n;
+      this.encode(records * RECORD_OVERHEAD + (runZero ? 0 : n * size));
+      runStart = i;
+      runZero = zero;
+    }
+  }
+
+  /** Resolves when buffered bytes are at or below the low-water mark; rejects with the sink's error. */
+  drain(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failure);
+    if (this.encoded - this.written <= this.lowWaterMark) return Promise.resolve();
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Writes what is left and the trailer, and closes the sink. */
+  async finish(): Promise<CheckedStreamSummary> {
+    this.encoded += TRAILER_BYTES;
+    this.open += TRAILER_BYTES;
+    this.cutBatch();
+    while (this.encoded > this.written && !this.failed) {
+      await new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject })).catch(
+        () => {},
+      );
+    }
+    if (this.failed) throw this.failure;
+    await this.sink.close();
+    return { streamBytes: this.encoded, zeroPages: this.zeroPages, sinkBlockedNs: this.sinkBlockedNs };
+  }
+
+  /** Aborts the sink. */
+  async abort(reason?: unknown): Promise<void> {
+    this.fail(reason);
+    await this.sink.abort(reason);
+  }
+
+  private encode(bytes: number): void {
+    this.encoded += bytes;
+    this.open += bytes;
+    if (this.open >= this.batchBytes) this.cutBatch();
+  }
+
+  private cutBatch(): void {
+    if (this.open === 0) return;
+    this.queue.push(this.open);
+    this.open = 0;
+    if (!this.pumping) void this.pump();
+  }
+
+  /** Sink writes one at a time, timed on the simulation's clock. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    const clock = this.sim.clock;
+    while (this.queue.length > 0 && !this.failed) {
+      const bytes = this.queue.shift()!;
+      if (this.zeros.length < bytes) this.zeros = new Uint8Array(Math.max(bytes, 2 * this.zeros.length));
+      const t0 = clock.now();
+      try {
+        await this.sink.write(this.zeros.subarray(0, bytes));
+      } catch (error) {
+        this.fail(error);
+        break;
+      }
+      const now = clock.now();
+      this.sinkBlockedNs += now - t0;
+      this.written += bytes;
+      this.onSinkWrite?.(bytes, now - t0, now);
+      if (this.encoded - this.written <= this.lowWaterMark) this.settleWaiters();
+    }
+    this.pumping = false;
+  }
+
+  private settleWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) {
+      if (this.failed) w.reject(this.failure);
+      else w.resolve();
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failure = error;
+    this.settleWaiters();
+  }
+}
