@@ -1,5 +1,5 @@
 import type { SimFaultSource, SnapshotChecker } from '@bgsnap/fault-source-sim';
-import type { Sink } from '@bgsnap/stream-writer';
+import { createSnapshotWriter, discardSink, type Sink } from '@bgsnap/stream-writer';
 import type { PageWriter } from '../save-loop/types.js';
 
 /** The stream format's per-record cost: a 20-byte header and a CRC-32 (docs/FORMAT.md). */
@@ -19,6 +19,8 @@ export interface CheckedStreamOptions {
   checker: SnapshotChecker;
   /** Size of sink writes, bytes. Default 1 MiB, as the stream writer's. */
   batchBytes?: number;
+  /** Identification in the stream header (its length counts). Default `bgsnap`, as `snapshot()` writes. */
+  writerId?: string;
   /** Buffered bytes at which the save loop drains. Default 8 MiB, as the stream writer's. */
   highWaterMark?: number;
   /** Reported after each completed sink write, as the stream writer does (the limiter's `onSinkWrite`). */
@@ -27,7 +29,7 @@ export interface CheckedStreamOptions {
 
 /** What a {@link CheckedStream} did. */
 export interface CheckedStreamSummary {
-  /** Bytes the stream would have had, uncompressed (records and trailer; the header is not counted). */
+  /** Bytes the stream would have had, uncompressed. */
   streamBytes: number;
   /** Pages the stream would have recorded as zero pages. */
   zeroPages: number;
@@ -38,21 +40,22 @@ export interface CheckedStreamSummary {
 /**
  * A {@link PageWriter} for `bgsnap sim` without `--out`: it checks every saved page against the
  * simulator's oracle by identity as it is saved, and hands the simulated sink what the stream writer
- * would (the same record sizes, batches of `batchBytes`, one write at a time, the same high- and
- * low-water marks) without encoding, copying or checksumming any page. Virtual time therefore runs as
+ * would — the same header, records and batches, so the same sink writes, one at a time, with the
+ * same high- and low-water marks — without encoding, copying or checksumming any page. Virtual time therefore runs as
  * with a real stream (uncompressed), at a fraction of the wall time.
  */
 export class CheckedStream implements PageWriter {
   private readonly sim: SimFaultSource;
   private readonly sink: Sink;
   private readonly checker: SnapshotChecker;
-  private readonly batchBytes: number;
+  private readonly capacity: number;
   private readonly highWaterMark: number;
   private readonly lowWaterMark: number;
   private readonly onSinkWrite: CheckedStreamOptions['onSinkWrite'];
   private readonly pageSizes: number[];
   private readonly perRecord: number[];
-  private open = 0;
+  /** Bytes in the batch being filled (the stream writer's `pos`). */
+  private open: number;
   private readonly queue: number[] = [];
   private pumping = false;
   private failure: unknown;
@@ -61,7 +64,7 @@ export class CheckedStream implements PageWriter {
   private zeros = new Uint8Array(0);
   private viewBuffer: ArrayBufferLike | undefined;
   private view: DataView | undefined;
-  private encoded = 0;
+  private encoded: number;
   private written = 0;
   private zeroPages = 0;
   private sinkBlockedNs = 0;
@@ -70,13 +73,21 @@ export class CheckedStream implements PageWriter {
     this.sim = options.sim;
     this.sink = options.sink;
     this.checker = options.checker;
-    this.batchBytes = options.batchBytes ?? 1 << 20;
-    this.highWaterMark = options.highWaterMark ?? Math.max(8 << 20, this.batchBytes);
+    const batchBytes = options.batchBytes ?? 1 << 20;
+    this.highWaterMark = options.highWaterMark ?? Math.max(8 << 20, batchBytes);
     this.lowWaterMark = Math.floor(this.highWaterMark / 2);
     this.onSinkWrite = options.onSinkWrite;
     this.pageSizes = this.sim.regions.map((r) => r.pageSize);
-    const recordBytes = Math.min(MAX_RECORD_BYTES, 2 ** Math.floor(Math.log2(this.batchBytes)));
-    this.perRecord = this.pageSizes.map((size) => Math.max(1, Math.floor(recordBytes / size)));
+    // The stream writer's geometry (writer.ts): its largest record, and batches that hold one.
+    const maxRecordBytes = Math.max(
+      Math.min(MAX_RECORD_BYTES, 2 ** Math.floor(Math.log2(batchBytes))),
+      ...this.pageSizes,
+    );
+    this.perRecord = this.pageSizes.map((size) => Math.floor(maxRecordBytes / size));
+    const headerBytes = streamHeaderBytes(this.sim, batchBytes, options.writerId ?? 'bgsnap');
+    this.capacity = Math.max(batchBytes, maxRecordBytes + RECORD_OVERHEAD, headerBytes, TRAILER_BYTES);
+    this.open = headerBytes;
+    this.encoded = headerBytes;
   }
 
   /** Buffered bytes at or above the high-water mark. */
@@ -110,10 +121,8 @@ export class CheckedStream implements PageWriter {
     for (let i = 1; i <= count; i++) {
       const zero = i < count && view.getUint32(at + i * size, true) === 0;
       if (i < count && zero === runZero) continue;
-      const n = i - runStart;
-      const records = Math.ceil(n / perRecord);
-      if (runZero) this.zeroPages += n;
-      this.encode(records * RECORD_OVERHEAD + (runZero ? 0 : n * size));
+      if (runZero) this.encodeZero(i - runStart, perRecord);
+      else this.encodeData(i - runStart, perRecord, size);
       runStart = i;
       runZero = zero;
     }
@@ -128,8 +137,7 @@ export class CheckedStream implements PageWriter {
 
   /** Writes what is left and the trailer, and closes the sink. */
   async finish(): Promise<CheckedStreamSummary> {
-    this.encoded += TRAILER_BYTES;
-    this.open += TRAILER_BYTES;
+    this.record(TRAILER_BYTES);
     this.cutBatch();
     while (this.encoded > this.written && !this.failed) {
       await new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject })).catch(
@@ -147,10 +155,30 @@ export class CheckedStream implements PageWriter {
     await this.sink.abort(reason);
   }
 
-  private encode(bytes: number): void {
-    this.encoded += bytes;
+  private encodeZero(count: number, perRecord: number): void {
+    this.zeroPages += count;
+    for (let done = 0; done < count; done += perRecord) this.record(RECORD_OVERHEAD);
+  }
+
+  /** Data records fill the batch as far as whole pages go, as the stream writer's do. */
+  private encodeData(count: number, perRecord: number, size: number): void {
+    for (let done = 0; done < count; ) {
+      const room = Math.floor((this.capacity - this.open - RECORD_OVERHEAD) / size);
+      if (room < 1) {
+        this.cutBatch();
+        continue;
+      }
+      const n = Math.min(perRecord, count - done, room);
+      this.record(RECORD_OVERHEAD + n * size);
+      done += n;
+    }
+  }
+
+  /** Adds one record to the batch, starting a new batch first when it does not fit. */
+  private record(bytes: number): void {
+    if (this.open + bytes > this.capacity) this.cutBatch();
     this.open += bytes;
-    if (this.open >= this.batchBytes) this.cutBatch();
+    this.encoded += bytes;
   }
 
   private cutBatch(): void {
@@ -198,4 +226,12 @@ export class CheckedStream implements PageWriter {
     this.failure = error;
     this.settleWaiters();
   }
+}
+
+/** The length of the header the stream writer would write for `sim`'s regions: it encodes it at once. */
+function streamHeaderBytes(sim: SimFaultSource, batchBytes: number, writerId: string): number {
+  const writer = createSnapshotWriter({ regions: sim.regions, sink: discardSink(), batchBytes, writerId });
+  const bytes = writer.stats.bytesEncoded;
+  void writer.abort();
+  return bytes;
 }
