@@ -4,8 +4,6 @@ import type { SimFaultSource } from './sim-fault-source.js';
 
 /** What a zero page decodes to. */
 const ZERO_PAGE: DecodedPage = Object.freeze({ version: 0, region: -1, page: -1 });
-/** Marks an identity already compared equal. */
-const MATCHED = Symbol('matched');
 
 /** One page whose saved bytes are not what the simulated memory held at snapshot start. */
 export interface PageMismatch {
@@ -96,28 +94,22 @@ export class SnapshotChecker {
       this.headerView = new DataView(data.buffer);
     }
     const view = this.headerView as DataView;
+    const tag = (MAGIC | (region & 0xffff)) >>> 0;
     let ok = true;
     for (let i = 0, o = data.byteOffset; i < count; i++, o += size) {
+      const page = first + i;
+      const w0 = view.getUint32(o, true);
+      const w1 = view.getUint32(o + 4, true);
+      const w2 = view.getUint32(o + 8, true);
       const w3 = view.getUint32(o + 12, true);
-      let found: PageMismatch['found'];
-      if (w3 === 0) {
-        const zero =
-          (view.getUint32(o, true) | view.getUint32(o + 4, true) | view.getUint32(o + 8, true)) === 0;
-        found = zero ? ZERO_PAGE : 'garbage';
-      } else if ((w3 & 0xffff0000) >>> 0 !== MAGIC || view.getUint32(o + 8, true) === 0) {
-        found = 'garbage';
-      } else {
-        const page = view.getUint32(o, true) + view.getUint32(o + 4, true) * 4294967296;
-        const version = view.getUint32(o + 8, true);
-        const expected = this.sim.startVersion(region, first + i);
-        // The common case allocates nothing: only a mismatch builds the decoded identity for the report.
-        if (version === expected && (w3 & 0xffff) === region && page === first + i) {
-          ok = this.record(region, first + i, MATCHED) && ok;
-          continue;
-        }
-        found = { version, region: w3 & 0xffff, page };
-      }
-      ok = this.record(region, first + i, found) && ok;
+      const expected = this.sim.startVersionUnchecked(region, page);
+      // The common case allocates nothing: only a mismatch decodes the identity for the report.
+      const match =
+        expected === 0
+          ? (w0 | w1 | w2 | w3) === 0
+          : w2 === expected && w3 === tag && w0 === page >>> 0 && w1 === Math.floor(page / 4294967296);
+      if (match) this.markSeen(region, page);
+      else ok = this.record(region, page, headerIdentity(w0, w1, w2, w3)) && ok;
     }
     return ok;
   }
@@ -132,14 +124,17 @@ export class SnapshotChecker {
     return r;
   }
 
-  /** Marks the page seen and compares what was found with its version at `start()`. */
-  private record(region: number, page: number, found: PageMismatch['found'] | typeof MATCHED): boolean {
+  private markSeen(region: number, page: number): void {
     const seen = this.seen[region] as Uint32Array;
     const bit = 1 << (page & 31);
     if ((seen[page >>> 5] as number) & bit) this.duplicateCount++;
     seen[page >>> 5] = (seen[page >>> 5] as number) | bit;
     this.checked++;
-    if (found === MATCHED) return true;
+  }
+
+  /** Marks the page seen and compares what was found with its version at `start()`. */
+  private record(region: number, page: number, found: PageMismatch['found']): boolean {
+    this.markSeen(region, page);
     const expected = this.sim.startVersion(region, page);
     const ok =
       typeof found === 'object' &&
@@ -197,4 +192,11 @@ export class SnapshotChecker {
 /** Creates a checker for a snapshot of `sim`'s memory as it was at `start()`. */
 export function createSnapshotChecker(sim: SimFaultSource): SnapshotChecker {
   return new SnapshotChecker(sim);
+}
+
+/** What a page header (four little-endian words) says, as {@link decodePage} would for a page whose body is zero. */
+function headerIdentity(w0: number, w1: number, w2: number, w3: number): PageMismatch['found'] {
+  if (w3 === 0) return (w0 | w1 | w2) === 0 ? ZERO_PAGE : 'garbage';
+  if ((w3 & 0xffff0000) >>> 0 !== MAGIC || w2 === 0) return 'garbage';
+  return { version: w2, region: w3 & 0xffff, page: w0 + w1 * 4294967296 };
 }

@@ -95,10 +95,11 @@ export class CheckedStream implements PageWriter {
     return this.encoded - this.written >= this.highWaterMark;
   }
 
-  /** Encoded bytes so far and bytes not yet written, as the stream writer reports them. */
-  get stats(): { bytesEncoded: number; bufferedBytes: number } {
-    return { bytesEncoded: this.encoded, bufferedBytes: this.encoded - this.written };
-  }
+  /**
+   * Encoded bytes so far and bytes not yet written, as the stream writer reports them. One live object:
+   * the save loop reads it several times per step.
+   */
+  readonly stats: { readonly bytesEncoded: number; readonly bufferedBytes: number } = this.liveStats();
 
   /** Checks the pages against the oracle and accounts their records. */
   writePages(region: number, first: number, data: Uint8Array): void {
@@ -153,6 +154,18 @@ export class CheckedStream implements PageWriter {
   async abort(reason?: unknown): Promise<void> {
     this.fail(reason);
     await this.sink.abort(reason);
+  }
+
+  private liveStats(): { readonly bytesEncoded: number; readonly bufferedBytes: number } {
+    const stream = this;
+    return {
+      get bytesEncoded() {
+        return stream.encoded;
+      },
+      get bufferedBytes() {
+        return stream.encoded - stream.written;
+      },
+    };
   }
 
   private encodeZero(count: number, perRecord: number): void {
