@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { SnapshotAbortedError } from '../errors.js';
-import { unlimitedPolicy } from '../testing/policies.js';
-import { faultOn, RecordingSource } from '../testing/recording-source.js';
+import { faultOn, recordingParts } from '../testing/recording-source.js';
 import { createAbortRace } from './abort-race.js';
 import { Backpressure, DRAIN_FAULT_WAIT_NS } from './backpressure.js';
 import { FaultService } from './fault-service.js';
-import { LoopCounters } from './loop-counters.js';
 import { ReleaseBlocks } from './release-blocks.js';
-import { createUnsavedPages } from './unsaved-pages.js';
 
 /** A writer whose drain settles when the test says so; `buffered` is what stats report. */
 function gatedWriter() {
@@ -34,19 +31,10 @@ function gatedWriter() {
 }
 
 function setup(serveFaultsWhileDraining: boolean, cap = 1 << 20, signal?: AbortSignal) {
-  const source = new RecordingSource([64]);
   const writer = gatedWriter();
-  const counters = new LoopCounters(64, 64 * 64, 0);
-  const blocks = new ReleaseBlocks(source, counters, [1], [64]);
-  const faults = new FaultService(
-    source,
-    writer,
-    unlimitedPolicy(),
-    counters,
-    [createUnsavedPages(64)],
-    [64],
-    blocks,
-  );
+  const parts = recordingParts([64], writer);
+  const { source, counters } = parts;
+  const faults = new FaultService(parts, new ReleaseBlocks(source, counters, [1], [64]));
   const backpressure = new Backpressure(source, writer, counters, faults, createAbortRace(signal), signal, {
     serveFaultsWhileDraining,
     maxBufferedWhileDrainingBytes: cap,

@@ -1,40 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { unlimitedPolicy } from '../testing/policies.js';
-import { faultOn, RecordingSource } from '../testing/recording-source.js';
+import { faultOn, recordingParts } from '../testing/recording-source.js';
 import { FaultService } from './fault-service.js';
-import { LoopCounters } from './loop-counters.js';
 import { ReleaseBlocks } from './release-blocks.js';
 import type { PageWriter } from './types.js';
-import { createUnsavedPages } from './unsaved-pages.js';
 
 function service(pageCounts = [32]) {
-  const source = new RecordingSource(pageCounts);
   const written: string[] = [];
   const writer: PageWriter = {
     writePages: (r, first, data) => void written.push(`${r}:${first}+${data.length / 64}`),
     needsDrain: false,
     drain: async () => {},
   };
-  const limiter = unlimitedPolicy();
-  const total = pageCounts.reduce((a, b) => a + b, 0);
-  const counters = new LoopCounters(total, total * 64, 0);
-  const unsaved = pageCounts.map((n) => createUnsavedPages(n));
+  const parts = recordingParts(pageCounts, writer);
   const blocks = new ReleaseBlocks(
-    source,
-    counters,
+    parts.source,
+    parts.counters,
     pageCounts.map(() => 8),
     pageCounts,
   );
-  const faults = new FaultService(
-    source,
-    writer,
-    limiter,
-    counters,
-    unsaved,
-    pageCounts.map(() => 64),
-    blocks,
-  );
-  return { source, written, limiter, counters, unsaved, blocks, faults };
+  return { ...parts, written, blocks, faults: new FaultService(parts, blocks) };
 }
 
 describe('FaultService', () => {

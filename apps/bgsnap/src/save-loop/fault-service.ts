@@ -2,6 +2,7 @@ import type { FaultSource, WriteFault } from '@bgsnap/fault-source';
 import type { LimiterPolicy } from '@bgsnap/rate-limiter';
 import { recordLatency } from './latency-histogram.js';
 import type { LoopCounters } from './loop-counters.js';
+import type { LoopParts } from './loop-parts.js';
 import type { ReleaseBlocks } from './release-blocks.js';
 import type { PageWriter } from './types.js';
 import type { UnsavedPages } from './unsaved-pages.js';
@@ -20,18 +21,28 @@ export class FaultService {
   /** When the loop last served a fault (the scan takes long steps once this is long enough ago). */
   lastFaultAt = Number.NEGATIVE_INFINITY;
   private readonly clock: FaultSource['clock'];
+  private readonly source: FaultSource;
+  private readonly writer: PageWriter;
+  private readonly limiter: LimiterPolicy;
+  private readonly counters: LoopCounters;
+  private readonly unsaved: readonly UnsavedPages[];
+  private readonly pageSizes: readonly number[];
 
   constructor(
-    private readonly source: FaultSource,
-    private readonly writer: PageWriter,
-    private readonly limiter: LimiterPolicy,
-    private readonly counters: LoopCounters,
-    private readonly unsaved: readonly UnsavedPages[],
-    private readonly pageSizes: readonly number[],
+    parts: LoopParts,
     private readonly blocks: ReleaseBlocks,
   ) {
-    this.clock = source.clock;
-    this.lastEmptyAt = counters.startedAt;
+    // Own fields, not `parts.x`: the fault path reads them per fault.
+    ({
+      source: this.source,
+      writer: this.writer,
+      limiter: this.limiter,
+      counters: this.counters,
+      unsaved: this.unsaved,
+      pageSizes: this.pageSizes,
+    } = parts);
+    this.clock = parts.source.clock;
+    this.lastEmptyAt = parts.counters.startedAt;
   }
 
   /** Services faults until the queue is found empty. */

@@ -96,19 +96,10 @@ class SaveLoop {
       align,
       regions.map((r) => r.pageCount),
     );
-    this.faults = new FaultService(source, writer, limiter, counters, unsaved, pageSizes, this.blocks);
+    const parts = { source, writer, limiter, counters, unsaved, pageSizes };
+    this.faults = new FaultService(parts, this.blocks);
     const scanAlign = this.config.deferRelease ? align : undefined;
-    this.cursor = new ScanCursor(
-      source,
-      writer,
-      limiter,
-      counters,
-      unsaved,
-      pageSizes,
-      scanAlign,
-      this.blocks,
-      this.faults,
-    );
+    this.cursor = new ScanCursor(parts, scanAlign, this.blocks, this.faults);
     this.abortable = createAbortRace(signal);
     this.backpressure = new Backpressure(
       source,

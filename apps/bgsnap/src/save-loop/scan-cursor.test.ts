@@ -1,40 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { unlimitedPolicy } from '../testing/policies.js';
-import { faultOn, RecordingSource } from '../testing/recording-source.js';
+import { faultOn, recordingParts } from '../testing/recording-source.js';
 import { FaultService } from './fault-service.js';
-import { LoopCounters } from './loop-counters.js';
 import { ReleaseBlocks } from './release-blocks.js';
 import { ScanCursor } from './scan-cursor.js';
 import type { PageWriter } from './types.js';
-import { createUnsavedPages } from './unsaved-pages.js';
 
 function cursorOver(pageCounts: number[], align: number | undefined) {
-  const source = new RecordingSource(pageCounts);
   const writer: PageWriter & { needsDrain: boolean } = {
     writePages: () => {},
     needsDrain: false,
     drain: async () => {},
   };
-  const limiter = unlimitedPolicy();
-  const total = pageCounts.reduce((a, b) => a + b, 0);
-  const counters = new LoopCounters(total, total * 64, 0);
-  const unsaved = pageCounts.map((n) => createUnsavedPages(n));
+  const parts = recordingParts(pageCounts, writer);
   const aligns = pageCounts.map(() => align ?? 1);
-  const blocks = new ReleaseBlocks(source, counters, aligns, pageCounts);
-  const sizes = pageCounts.map(() => 64);
-  const faults = new FaultService(source, writer, limiter, counters, unsaved, sizes, blocks);
-  const cursor = new ScanCursor(
-    source,
-    writer,
-    limiter,
-    counters,
-    unsaved,
-    sizes,
-    align === undefined ? undefined : aligns,
-    blocks,
-    faults,
-  );
-  return { source, writer, limiter, counters, unsaved, cursor };
+  const blocks = new ReleaseBlocks(parts.source, parts.counters, aligns, pageCounts);
+  const faults = new FaultService(parts, blocks);
+  const cursor = new ScanCursor(parts, align === undefined ? undefined : aligns, blocks, faults);
+  return { ...parts, writer, cursor };
 }
 
 const claims = (calls: string[]) => calls.filter((c) => c.startsWith('claim'));

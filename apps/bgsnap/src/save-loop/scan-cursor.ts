@@ -2,6 +2,7 @@ import type { FaultSource } from '@bgsnap/fault-source';
 import type { LimiterPolicy } from '@bgsnap/rate-limiter';
 import type { FaultService } from './fault-service.js';
 import type { LoopCounters } from './loop-counters.js';
+import type { LoopParts } from './loop-parts.js';
 import type { ReleaseBlocks } from './release-blocks.js';
 import type { PageWriter } from './types.js';
 import type { UnsavedPages } from './unsaved-pages.js';
@@ -18,21 +19,33 @@ export class ScanCursor {
   /** Next page to look at in `region`. */
   page = 0;
 
+  private readonly source: FaultSource;
+  private readonly writer: PageWriter;
+  private readonly limiter: LimiterPolicy;
+  private readonly counters: LoopCounters;
+  private readonly unsaved: readonly UnsavedPages[];
+  private readonly pageSizes: readonly number[];
+
   /**
    * @param alignPages - Pages per release block, per region, or `undefined` when runs are released at
    * once (copy-on-fault, or `releaseAlignBytes` 0).
    */
   constructor(
-    private readonly source: FaultSource,
-    private readonly writer: PageWriter,
-    private readonly limiter: LimiterPolicy,
-    private readonly counters: LoopCounters,
-    private readonly unsaved: readonly UnsavedPages[],
-    private readonly pageSizes: readonly number[],
+    parts: LoopParts,
     private readonly alignPages: readonly number[] | undefined,
     private readonly blocks: ReleaseBlocks,
     private readonly faults: FaultService,
-  ) {}
+  ) {
+    // Own fields, not `parts.x`: the scan reads them per run.
+    ({
+      source: this.source,
+      writer: this.writer,
+      limiter: this.limiter,
+      counters: this.counters,
+      unsaved: this.unsaved,
+      pageSizes: this.pageSizes,
+    } = parts);
+  }
 
   /** Every page has been passed (pages the fault path owns may still be on their way). */
   get done(): boolean {

@@ -1,4 +1,8 @@
 import type { FaultSource, RegionInfo, WriteFault } from '@bgsnap/fault-source';
+import { LoopCounters } from '../save-loop/loop-counters.js';
+import type { PageWriter } from '../save-loop/types.js';
+import { createUnsavedPages } from '../save-loop/unsaved-pages.js';
+import { unlimitedPolicy } from './policies.js';
 
 /**
  * A FaultSource stub for unit tests of the save loop's parts: every call is recorded, reads return
@@ -69,4 +73,15 @@ export class RecordingSource implements FaultSource {
 /** A plain-mode fault event on `page` of `region`, fetched at `at`. */
 export function faultOn(region: number, page: number, at = 0): WriteFault {
   return { region, page, fetchedAt: at, raisedAt: at };
+}
+
+/** The save loop's shared parts over a {@link RecordingSource} of 64-byte pages, for unit tests. */
+export function recordingParts(pageCounts: number[], writer: PageWriter) {
+  const source = new RecordingSource(pageCounts);
+  const limiter = unlimitedPolicy();
+  const total = pageCounts.reduce((a, b) => a + b, 0);
+  const counters = new LoopCounters(total, total * 64, 0);
+  const unsaved = pageCounts.map((n) => createUnsavedPages(n));
+  const pageSizes = pageCounts.map(() => 64);
+  return { source, writer, limiter, counters, unsaved, pageSizes };
 }
