@@ -1,5 +1,5 @@
 import type { RegionInfo } from '@bgsnap/fault-source';
-import { type DecodedPage, decodePage, PAGE_MAGIC as MAGIC } from './page-contents.js';
+import { DataViewCache, type DecodedPage, decodePage, PAGE_MAGIC as MAGIC } from './page-contents.js';
 import type { SimFaultSource } from './sim-fault-source.js';
 
 /** What a zero page decodes to. */
@@ -47,8 +47,7 @@ export class SnapshotChecker {
   private duplicateCount = 0;
   private readonly mismatches: PageMismatch[] = [];
   private readonly regions: readonly RegionInfo[];
-  private headerBuffer: ArrayBufferLike | undefined;
-  private headerView: DataView | undefined;
+  private readonly views = new DataViewCache();
 
   constructor(private readonly sim: SimFaultSource) {
     this.regions = sim.regions;
@@ -89,27 +88,25 @@ export class SnapshotChecker {
     if (!Number.isInteger(count) || first + count > r.pageCount) {
       throw new RangeError(`${data.length} bytes from page ${first} are not whole pages of region ${region}`);
     }
-    if (this.headerBuffer !== data.buffer) {
-      this.headerBuffer = data.buffer;
-      this.headerView = new DataView(data.buffer);
-    }
-    const view = this.headerView as DataView;
-    const tag = (MAGIC | (region & 0xffff)) >>> 0;
+    const view = this.views.of(data.buffer);
+    // Words are compared as int32: the tag word is above 2^31, and uint32 values that large are boxed
+    // (a heap number per data page) where int32 ones stay in registers.
+    const tag = MAGIC | (region & 0xffff) | 0;
     let ok = true;
     for (let i = 0, o = data.byteOffset; i < count; i++, o += size) {
       const page = first + i;
-      const w0 = view.getUint32(o, true);
-      const w1 = view.getUint32(o + 4, true);
-      const w2 = view.getUint32(o + 8, true);
-      const w3 = view.getUint32(o + 12, true);
+      const w0 = view.getInt32(o, true);
+      const w1 = view.getInt32(o + 4, true);
+      const w2 = view.getInt32(o + 8, true);
+      const w3 = view.getInt32(o + 12, true);
       const expected = this.sim.startVersionUnchecked(region, page);
       // The common case allocates nothing: only a mismatch decodes the identity for the report.
       const match =
         expected === 0
           ? (w0 | w1 | w2 | w3) === 0
-          : w2 === expected && w3 === tag && w0 === page >>> 0 && w1 === Math.floor(page / 4294967296);
+          : w2 === expected && w3 === tag && w0 === (page | 0) && w1 === ((page / 4294967296) | 0);
       if (match) this.markSeen(region, page);
-      else ok = this.record(region, page, headerIdentity(w0, w1, w2, w3)) && ok;
+      else ok = this.record(region, page, headerIdentity(w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0)) && ok;
     }
     return ok;
   }

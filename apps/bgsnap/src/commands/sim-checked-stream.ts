@@ -1,4 +1,4 @@
-import type { SimFaultSource, SnapshotChecker } from '@bgsnap/fault-source-sim';
+import { DataViewCache, type SimFaultSource, type SnapshotChecker } from '@bgsnap/fault-source-sim';
 import { createSnapshotWriter, discardSink, type Sink } from '@bgsnap/stream-writer';
 import type { PageWriter } from '../save-loop/types.js';
 
@@ -62,8 +62,8 @@ export class CheckedStream implements PageWriter {
   private failed = false;
   private drainWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   private zeros = new Uint8Array(0);
-  private viewBuffer: ArrayBufferLike | undefined;
-  private view: DataView | undefined;
+  /** The simulator hands out views of a few reused buffers: one DataView each, not one per call. */
+  private readonly views = new DataViewCache();
   private encoded: number;
   private written = 0;
   private zeroPages = 0;
@@ -107,20 +107,15 @@ export class CheckedStream implements PageWriter {
     this.checker.checkIdentities(region, first, data);
     const size = this.pageSizes[region]!;
     const perRecord = this.perRecord[region]!;
-    if (data.buffer !== this.viewBuffer) {
-      // The simulator hands out views of a few reused buffers: one DataView each, not one per call.
-      this.viewBuffer = data.buffer;
-      this.view = new DataView(data.buffer);
-    }
-    const view = this.view!;
+    const view = this.views.of(data.buffer);
     const at = data.byteOffset + 12;
     const count = data.byteLength / size;
     // Runs of zero and data pages become records, as the stream writer splits them. A zero page's
     // header is all zero (the oracle has just checked the identity, so the header is trusted here).
     let runStart = 0;
-    let runZero = view.getUint32(at, true) === 0;
+    let runZero = view.getInt32(at, true) === 0;
     for (let i = 1; i <= count; i++) {
-      const zero = i < count && view.getUint32(at + i * size, true) === 0;
+      const zero = i < count && view.getInt32(at + i * size, true) === 0;
       if (i < count && zero === runZero) continue;
       if (runZero) this.encodeZero(i - runStart, perRecord);
       else this.encodeData(i - runStart, perRecord, size);

@@ -11,13 +11,15 @@ export function createAbortRace(signal: AbortSignal | undefined): AbortRace {
   let abortPromise: Promise<never> | undefined;
   return <T>(p: Promise<T>): Promise<T> => {
     if (!signal) return p;
-    abortPromise ??= new Promise<never>((_, reject) => {
-      const onAbort = (): void => reject(new SnapshotAbortedError(signal.reason));
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    // The abort promise may never be awaited again: keep it from being reported as unhandled.
-    abortPromise.catch(() => {});
+    if (!abortPromise) {
+      abortPromise = new Promise<never>((_, reject) => {
+        const onAbort = (): void => reject(new SnapshotAbortedError(signal.reason));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      // The abort promise may never be awaited again: keep it from being reported as unhandled.
+      abortPromise.catch(() => {});
+    }
     return Promise.race([p, abortPromise]);
   };
 }

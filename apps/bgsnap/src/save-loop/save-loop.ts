@@ -1,9 +1,9 @@
-import type { FaultSource } from '@bgsnap/fault-source';
+import type { FaultSource, WriteFault } from '@bgsnap/fault-source';
 import type { LimiterDecision } from '@bgsnap/rate-limiter';
 import { type AbortRace, createAbortRace, throwIfAborted, yieldToEventLoop } from './abort-race.js';
 import { Backpressure, DRAIN_FAULT_WAIT_NS } from './backpressure.js';
-import { FaultService } from './fault-service.js';
-import { checkDecision, waitForFaultsSliced } from './limiter-decision.js';
+import { FaultService, MAX_TAKE } from './fault-service.js';
+import { checkDecision, MAX_WAIT_SLICE_NS, waitForFaultsSliced } from './limiter-decision.js';
 import { type LoopConfig, resolveLoopConfig } from './loop-config.js';
 import { LoopCounters } from './loop-counters.js';
 import { ReleaseBlocks } from './release-blocks.js';
@@ -43,7 +43,8 @@ export async function runSaveLoop(options: SaveLoopOptions): Promise<SaveLoopRes
     loop.tickProgress(now);
     const decision = loop.decide(now); // 2. ask the limiter
     if (decision.waitNs > 0) {
-      now = await loop.throttle(decision.waitNs, now); // 3. wait, serving faults that arrive
+      const faults = await loop.throttle(decision.waitNs); // 3. wait, serving faults that arrive
+      now = loop.serveThrottled(faults, now);
       if (loop.counters.remaining === 0) break;
     }
     const scanned = loop.scanStep(decision, now); // 4. linear scan
@@ -150,9 +151,17 @@ class SaveLoop {
     return decision;
   }
 
-  /** Waits as the limiter asked, serving faults that arrive; returns the time after the wait. */
-  async throttle(waitNs: number, now: number): Promise<number> {
-    const faults = await waitForFaultsSliced(this.options.source, waitNs, this.abortable);
+  /** Waits as the limiter asked; resolves early with faults that arrive. */
+  throttle(waitNs: number): Promise<readonly WriteFault[]> {
+    // The common wait goes straight to the source: the loop awaits it once per limiter wait, and a
+    // latency-bound policy asks for several waits per fault.
+    if (waitNs <= MAX_WAIT_SLICE_NS)
+      return this.abortable(this.options.source.waitForFaults(waitNs, MAX_TAKE));
+    return waitForFaultsSliced(this.options.source, waitNs, this.abortable);
+  }
+
+  /** Serves what a limiter wait brought and counts the wait; returns the time after it. */
+  serveThrottled(faults: readonly WriteFault[], now: number): number {
     const after = this.clock.now();
     this.counters.throttledNs += after - now;
     if (faults.length > 0) {
