@@ -46,6 +46,12 @@ describe('bgsnap sim without --out', () => {
     expect(report.pages.faulted).toBeGreaterThan(0);
   });
 
+  it('takes sizes in TiB', () => {
+    expect(parseSimOptions({ ...raw, size: '1TiB' } as never).size).toBe(2 ** 40);
+    expect(parseSimOptions({ ...raw, size: '0.5TiB' } as never).size).toBe(2 ** 39);
+    expect(() => parseSimOptions({ ...raw, size: '17TiB' } as never)).toThrow(BadInputError);
+  });
+
   it('refuses --compression, which only a real stream has', () => {
     expect(() => parseSimOptions({ ...raw, compression: 'zstd' } as never)).toThrow(BadInputError);
   });

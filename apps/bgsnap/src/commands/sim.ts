@@ -88,6 +88,15 @@ export function parseSinkProfileOption(text: string): SimSinkOptions | 'none' {
   }
 }
 
+/**
+ * `1TiB` as `1024GiB`: the shared size parser stops at GiB, and the simulator's sizes are where TiB is
+ * the natural unit. Anything else passes through unchanged.
+ */
+function tebibytesAsGibibytes(text: string): string {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*TiB\s*$/i.exec(text);
+  return m ? `${Number(m[1]) * 1024}GiB` : text;
+}
+
 /** Validates every option before anything is written. */
 export function parseSimOptions(raw: RawSimOptions): SimCommandOptions {
   const snapshotOptions = parseSnapshotOptions(raw);
@@ -99,7 +108,7 @@ export function parseSimOptions(raw: RawSimOptions): SimCommandOptions {
   }
   return {
     ...snapshotOptions,
-    size: parseSize('--size', raw.size, 4096, 2 ** 44, 4096),
+    size: parseSize('--size', tebibytesAsGibibytes(raw.size), 4096, 2 ** 44, 4096),
     cpus: parseInteger('--cpus', raw.cpus, 0, 1024),
     rate: parsePerSecond('--rate', raw.rate, 1e9),
     pattern: parseChoice('--pattern', raw.pattern, SIM_PATTERNS),
