@@ -19,7 +19,7 @@ export type { FaultRecords } from './fault-log.js';
 export type { CheckResult, PageMismatch } from './oracle.js';
 export { createSnapshotChecker, SnapshotChecker } from './oracle.js';
 export type { DecodedPage, PageContentsOptions } from './page-contents.js';
-export { decodePage, PAGE_HEADER_BYTES, pageContents } from './page-contents.js';
+export { DataViewCache, decodePage, PAGE_HEADER_BYTES, PAGE_MAGIC, pageContents } from './page-contents.js';
 export type { ChunkSink, ReferenceSaveLoopOptions, ReferenceSaveLoopResult } from './reference-save-loop.js';
 export { runReferenceSaveLoop } from './reference-save-loop.js';
 export type { ResolvedFault, SimFaultSourceOptions, SimStats } from './sim-fault-source.js';

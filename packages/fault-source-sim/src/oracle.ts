@@ -1,6 +1,9 @@
 import type { RegionInfo } from '@bgsnap/fault-source';
-import { type DecodedPage, decodePage } from './page-contents.js';
+import { DataViewCache, type DecodedPage, decodePage, PAGE_MAGIC as MAGIC } from './page-contents.js';
 import type { SimFaultSource } from './sim-fault-source.js';
+
+/** What a zero page decodes to. */
+const ZERO_PAGE: DecodedPage = Object.freeze({ version: 0, region: -1, page: -1 });
 
 /** One page whose saved bytes are not what the simulated memory held at snapshot start. */
 export interface PageMismatch {
@@ -44,6 +47,7 @@ export class SnapshotChecker {
   private duplicateCount = 0;
   private readonly mismatches: PageMismatch[] = [];
   private readonly regions: readonly RegionInfo[];
+  private readonly views = new DataViewCache();
 
   constructor(private readonly sim: SimFaultSource) {
     this.regions = sim.regions;
@@ -56,26 +60,79 @@ export class SnapshotChecker {
    * @throws RangeError when `region`/`page` are out of range.
    */
   check(region: number, page: number, bytes: Uint8Array | null): boolean {
+    const r = this.assertPage(region, page);
+    let found: PageMismatch['found'];
+    if (bytes === null) {
+      found = ZERO_PAGE;
+    } else if (bytes.length !== r.pageSize) {
+      found = 'wrong-length';
+    } else {
+      found = decodePage(bytes) ?? 'garbage';
+    }
+    return this.record(region, page, found);
+  }
+
+  /**
+   * Checks `data.length / pageSize` consecutive pages from `first` by identity: each page's 16-byte
+   * header (region, page, version; all zero for version 0) against the page's version at `start()`.
+   * Page bodies are not read — the simulator never writes them — so this costs O(1) per page and is
+   * meant for pages straight from the simulator's `read()` or fault contents, as they are saved. A
+   * page saved at the wrong version, from the wrong place or with a foreign header is a mismatch.
+   * Use {@link SnapshotChecker.check} for bytes read back from a stream.
+   * @throws RangeError when the pages are out of range or `data` is not whole pages.
+   */
+  checkIdentities(region: number, first: number, data: Uint8Array): boolean {
+    const r = this.assertPage(region, first);
+    const size = r.pageSize;
+    const count = data.length / size;
+    if (!Number.isInteger(count) || first + count > r.pageCount) {
+      throw new RangeError(`${data.length} bytes from page ${first} are not whole pages of region ${region}`);
+    }
+    const view = this.views.of(data.buffer);
+    // Words are compared as int32: the tag word is above 2^31, and uint32 values that large are boxed
+    // (a heap number per data page) where int32 ones stay in registers.
+    const tag = MAGIC | (region & 0xffff) | 0;
+    let ok = true;
+    for (let i = 0, o = data.byteOffset; i < count; i++, o += size) {
+      const page = first + i;
+      const w0 = view.getInt32(o, true);
+      const w1 = view.getInt32(o + 4, true);
+      const w2 = view.getInt32(o + 8, true);
+      const w3 = view.getInt32(o + 12, true);
+      const expected = this.sim.startVersionUnchecked(region, page);
+      // The common case allocates nothing: only a mismatch decodes the identity for the report.
+      const match =
+        expected === 0
+          ? (w0 | w1 | w2 | w3) === 0
+          : w2 === expected && w3 === tag && w0 === (page | 0) && w1 === ((page / 4294967296) | 0);
+      if (match) this.markSeen(region, page);
+      else ok = this.record(region, page, headerIdentity(w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0)) && ok;
+    }
+    return ok;
+  }
+
+  private assertPage(region: number, page: number): RegionInfo {
     const r = this.regions[region];
     if (!Number.isInteger(region) || !r)
       throw new RangeError(`region must be in [0, ${this.regions.length}), got ${region}`);
     if (!Number.isInteger(page) || page < 0 || page >= r.pageCount) {
       throw new RangeError(`page must be in [0, ${r.pageCount}), got ${page}`);
     }
+    return r;
+  }
+
+  private markSeen(region: number, page: number): void {
     const seen = this.seen[region] as Uint32Array;
     const bit = 1 << (page & 31);
     if ((seen[page >>> 5] as number) & bit) this.duplicateCount++;
     seen[page >>> 5] = (seen[page >>> 5] as number) | bit;
     this.checked++;
+  }
+
+  /** Marks the page seen and compares what was found with its version at `start()`. */
+  private record(region: number, page: number, found: PageMismatch['found']): boolean {
+    this.markSeen(region, page);
     const expected = this.sim.startVersion(region, page);
-    let found: PageMismatch['found'];
-    if (bytes === null) {
-      found = { version: 0, region: -1, page: -1 };
-    } else if (bytes.length !== r.pageSize) {
-      found = 'wrong-length';
-    } else {
-      found = decodePage(bytes) ?? 'garbage';
-    }
     const ok =
       typeof found === 'object' &&
       found.version === expected &&
@@ -132,4 +189,11 @@ export class SnapshotChecker {
 /** Creates a checker for a snapshot of `sim`'s memory as it was at `start()`. */
 export function createSnapshotChecker(sim: SimFaultSource): SnapshotChecker {
   return new SnapshotChecker(sim);
+}
+
+/** What a page header (four little-endian words) says, as {@link decodePage} would for a page whose body is zero. */
+function headerIdentity(w0: number, w1: number, w2: number, w3: number): PageMismatch['found'] {
+  if (w3 === 0) return (w0 | w1 | w2) === 0 ? ZERO_PAGE : 'garbage';
+  if ((w3 & 0xffff0000) >>> 0 !== MAGIC || w2 === 0) return 'garbage';
+  return { version: w2, region: w3 & 0xffff, page: w0 + w1 * 4294967296 };
 }

@@ -13,7 +13,9 @@ import { mix32 } from './prng.js';
  */
 export const PAGE_HEADER_BYTES = 16;
 
-const MAGIC = 0xb65a0000;
+/** The high half of a non-zero page header's last word (its low half is the region). */
+export const PAGE_MAGIC = 0xb65a0000;
+const MAGIC = PAGE_MAGIC;
 
 /** Writes page `(region, page, version)`'s header at `offset` of `view` (the rest of the page must be zero). */
 export function writePageHeader(
@@ -107,4 +109,25 @@ function restIsZero(bytes: Uint8Array): boolean {
   }
   for (let i = PAGE_HEADER_BYTES; i < bytes.length; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+/**
+ * DataViews of the last few buffers seen: the simulator's reads rotate through a few buffers per
+ * region, and a view per call was most of a page checker's garbage.
+ */
+export class DataViewCache {
+  private readonly buffers: (ArrayBufferLike | undefined)[] = new Array(8).fill(undefined);
+  private readonly views: (DataView | undefined)[] = new Array(8).fill(undefined);
+  private next = 0;
+
+  /** A DataView over the whole of `buffer`. */
+  of(buffer: ArrayBufferLike): DataView {
+    const buffers = this.buffers;
+    for (let i = 0; i < buffers.length; i++) if (buffers[i] === buffer) return this.views[i] as DataView;
+    const view = new DataView(buffer);
+    buffers[this.next] = buffer;
+    this.views[this.next] = view;
+    this.next = (this.next + 1) % buffers.length;
+    return view;
+  }
 }

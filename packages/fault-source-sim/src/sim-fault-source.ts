@@ -39,6 +39,9 @@ const DIRTY_MASK = 0xaaaaaaaa;
  */
 const GROUP_SHIFT = 6;
 
+/** What a poll that finds nothing returns: shared, frozen. */
+const NO_FAULTS: readonly WriteFault[] = Object.freeze([]);
+
 /** Read buffers rotate through this many, so a view stays valid across the next few read() calls. */
 const READ_POOL = 4;
 
@@ -206,6 +209,10 @@ export class SimFaultSource implements FaultSource {
     view: DataView;
     words: Uint32Array;
     headers: Uint8Array;
+    /** The last view handed out, reused while the length repeats (scan runs mostly do). */
+    last: Uint8Array;
+    /** The view of the first page alone. */
+    one: Uint8Array;
   }[][];
   private readonly readPoolNext: number[];
 
@@ -391,6 +398,8 @@ export class SimFaultSource implements FaultSource {
         view: new DataView(buf.buffer),
         words: new Uint32Array(buf.buffer),
         headers: new Uint8Array(Math.ceil(buf.length / size)),
+        last: buf.subarray(0, 0),
+        one: buf.subarray(0, size),
       };
       pool[next] = slot;
     }
@@ -430,7 +439,10 @@ export class SimFaultSource implements FaultSource {
     this.s.pagesRead += count;
     this.s.readCalls++;
     this.advanceTo(this.now + count * this.config.costs.copyPageNs, false);
-    return slot.bytes.subarray(0, bytes);
+    // A view per call was a third of the simulation's garbage at 64-page scan steps.
+    if (bytes === size) return slot.one; // a fault's page
+    if (slot.last.length !== bytes) slot.last = slot.bytes.subarray(0, bytes);
+    return slot.last;
   }
 
   /** {@inheritDoc @bgsnap/fault-source#FaultSource.release} Costs `releaseCallNs`; woken CPUs run `wakeNs` later. */
@@ -490,6 +502,11 @@ export class SimFaultSource implements FaultSource {
    */
   startVersion(region: number, page: number): number {
     assertPageRange(this.regions, region, page, 1);
+    return this.startVersionOf((this.base[region] as number) + page);
+  }
+
+  /** {@link SimFaultSource.startVersion} for a page the caller has range-checked (the oracle's hot path). @internal */
+  startVersionUnchecked(region: number, page: number): number {
     return this.startVersionOf((this.base[region] as number) + page);
   }
 
@@ -876,16 +893,16 @@ export class SimFaultSource implements FaultSource {
     return view;
   }
 
-  private collect(max: number | undefined): WriteFault[] {
+  private collect(max: number | undefined): readonly WriteFault[] {
     const limit = max ?? Number.POSITIVE_INFINITY;
-    const out: WriteFault[] = [];
     const now = this.now;
     let end = this.pendingHead;
     while (end - this.pendingHead < limit && end < this.pending.length) {
       if ((this.pending[end] as Pending).visibleAt > now) break;
       end++;
     }
-    if (end === this.pendingHead) return out;
+    if (end === this.pendingHead) return NO_FAULTS; // the common poll: no array to collect
+    const out: WriteFault[] = [];
     for (; this.pendingHead < end; this.pendingHead++) {
       const p = this.pending[this.pendingHead] as Pending;
       const r = this.regionOf(p.page);

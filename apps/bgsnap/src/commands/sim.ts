@@ -1,6 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import {
   createSimFaultSource,
   createSimSink,
@@ -12,10 +11,17 @@ import {
 } from '@bgsnap/fault-source-sim';
 import { fileSink, readSnapshot, type Sink } from '@bgsnap/stream-writer';
 import type { Command } from 'commander';
-import { BadInputError } from '../errors.js';
+import { BadInputError, SnapshotAbortedError } from '../errors.js';
 import { resolveLimiter } from '../limiter-spec.js';
 import { formatReport } from '../report/format-report.js';
-import { createLatencyHistogram, recordLatency } from '../save-loop/latency-histogram.js';
+import { buildReport, type SnapshotReport } from '../report/report.js';
+import {
+  createLatencyHistogram,
+  type LatencyHistogram,
+  recordLatency,
+} from '../save-loop/latency-histogram.js';
+import { runSaveLoop } from '../save-loop/save-loop.js';
+import type { SnapshotProgress } from '../save-loop/types.js';
 import { snapshot } from '../snapshot.js';
 import {
   createProgressDisplay,
@@ -26,6 +32,7 @@ import {
   parsePerSecond,
   parseSize,
 } from './shared.js';
+import { CheckedStream } from './sim-checked-stream.js';
 import {
   addSnapshotOptions,
   parseSnapshotOptions,
@@ -43,7 +50,6 @@ interface RawSimOptions extends RawSnapshotOptions {
   pattern: string;
   seed: string;
   sinkProfile: string;
-  keep?: boolean;
 }
 
 /** Options of `bgsnap sim`, validated. */
@@ -56,7 +62,6 @@ export interface SimCommandOptions extends SnapshotCliOptions {
   /** Parsed simulated-sink options, or `'none'`. */
   sinkProfile: SimSinkOptions | 'none';
   sinkProfileText: string;
-  keep: boolean;
 }
 
 /**
@@ -83,18 +88,33 @@ export function parseSinkProfileOption(text: string): SimSinkOptions | 'none' {
   }
 }
 
+/**
+ * `1TiB` as `1024GiB`: the shared size parser stops at GiB, and the simulator's sizes are where TiB is
+ * the natural unit. Anything else passes through unchanged.
+ */
+function tebibytesAsGibibytes(text: string): string {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*TiB\s*$/i.exec(text);
+  return m ? `${Number(m[1]) * 1024}GiB` : text;
+}
+
 /** Validates every option before anything is written. */
 export function parseSimOptions(raw: RawSimOptions): SimCommandOptions {
+  const snapshotOptions = parseSnapshotOptions(raw);
+  if (snapshotOptions.out === undefined && snapshotOptions.compression !== 'none') {
+    throw new BadInputError(
+      '--compression',
+      'applies to a real stream only: without --out nothing is encoded (pages are checked as they are saved); add --out FILE',
+    );
+  }
   return {
-    ...parseSnapshotOptions(raw),
-    size: parseSize('--size', raw.size, 4096, 2 ** 44, 4096),
+    ...snapshotOptions,
+    size: parseSize('--size', tebibytesAsGibibytes(raw.size), 4096, 2 ** 44, 4096),
     cpus: parseInteger('--cpus', raw.cpus, 0, 1024),
     rate: parsePerSecond('--rate', raw.rate, 1e9),
     pattern: parseChoice('--pattern', raw.pattern, SIM_PATTERNS),
     seed: parseInteger('--seed', raw.seed, 0, 2 ** 31 - 1),
     sinkProfile: parseSinkProfileOption(raw.sinkProfile),
     sinkProfileText: raw.sinkProfile,
-    keep: raw.keep === true,
   };
 }
 
@@ -170,6 +190,170 @@ async function checkAgainstOracle(path: string, sim: SimFaultSource) {
   return { ok: r.ok, mismatchedPages: r.mismatchCount + r.missingCount, detail };
 }
 
+/** Scan step while no fault has come for 5 ms, as `snapshot()` uses: 2 MiB of 4 KiB pages. */
+const DEFAULT_QUIET_BATCH_PAGES = 512;
+
+/** How a run went: the report (without verification) and the oracle's verdict. */
+interface SimOutcome {
+  report: SnapshotReport;
+  check: { ok: boolean; mismatchedPages: number; detail?: string | undefined };
+}
+
+/** Free bytes of the file system holding `folder`, for an unprivileged writer. */
+export type FreeSpace = (folder: string) => number;
+
+const statfsFreeSpace: FreeSpace = (folder) => {
+  const st = statfsSync(folder);
+  return st.bavail * st.bsize;
+};
+
+/**
+ * The stream size a simulation will need: its non-zero pages (the configured `initialFill` of them)
+ * plus record overhead; with zstd a sixteenth of that, since a simulated page is a 16-byte header
+ * and zeros. A projection, not a bound: the fill is a hash, so the real count varies a little.
+ */
+export function projectedStreamBytes(
+  sim: SimFaultSource,
+  compression: SimCommandOptions['compression'],
+): number {
+  let bytes = 1 << 20; // header, trailer, zero-page records and slack
+  for (const r of sim.regions) bytes += Math.ceil(r.pageCount * sim.config.initialFill) * (r.pageSize + 24);
+  return compression === 'none' ? bytes : Math.ceil(bytes / 16);
+}
+
+/**
+ * Refuses (before anything is written) a stream that cannot fit where `out` goes.
+ * @throws BadInputError naming `--out` when the free space is smaller than `projectedBytes`.
+ */
+export function checkFreeSpace(
+  out: string,
+  projectedBytes: number,
+  freeSpace: FreeSpace = statfsFreeSpace,
+): void {
+  const folder = dirname(resolve(out));
+  let free: number;
+  try {
+    free = freeSpace(folder);
+  } catch (error) {
+    throw new BadInputError('--out', `cannot check the free space of ${folder}: ${(error as Error).message}`);
+  }
+  if (free < projectedBytes) {
+    throw new BadInputError(
+      '--out',
+      `the stream needs about ${formatGiB(projectedBytes)} but ${folder} has ${formatGiB(free)} free; ` +
+        'pick another folder, a smaller --size, or leave out --out (the default checks every page without writing a file)',
+    );
+  }
+}
+
+function formatGiB(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 3 : 1)} GiB`;
+}
+
+/**
+ * The default run: the save loop writes into a {@link CheckedStream}, which checks every page against
+ * the oracle as it is saved and feeds the simulated sink the stream's sizes; nothing is encoded or
+ * written to disk.
+ */
+async function runChecked(
+  options: SimCommandOptions,
+  sim: SimFaultSource,
+  signal: AbortSignal,
+  onProgress: (p: SnapshotProgress) => void,
+  writerLatency: LatencyHistogram,
+): Promise<SimOutcome> {
+  const limiter = await resolveLimiter(options.limiter);
+  const checker = createSnapshotChecker(sim);
+  let forwardSinkWrites = false;
+  const stream = new CheckedStream({
+    sim,
+    checker,
+    sink: createSimSink(sim, options.sinkProfile === 'none' ? {} : options.sinkProfile),
+    onSinkWrite: (bytes, blockedNs, now) => {
+      if (forwardSinkWrites) limiter.onSinkWrite(now, bytes, blockedNs);
+    },
+  });
+  const clock = sim.clock;
+  const startedAtWall = new Date();
+  try {
+    const protectStartNs = clock.now();
+    await sim.start();
+    const protectEndNs = clock.now();
+    forwardSinkWrites = true;
+    const loop = await runSaveLoop({
+      source: sim,
+      limiter,
+      writer: stream,
+      signal,
+      onProgress,
+      batchPages: options.batchPages,
+      quietBatchPages: options.quietBatchPages ?? DEFAULT_QUIET_BATCH_PAGES,
+      serveFaultsWhileDraining: options.serveFaultsWhileDraining,
+      startedAt: protectStartNs,
+    });
+    const summary = await stream.finish();
+    const finishedNs = clock.now();
+    await sim.stop();
+    const report = buildReport({
+      backend: 'sim',
+      mode: options.mode,
+      limiter: limiter.name,
+      output: `sim-sink(${options.sinkProfileText}), no file (every page checked as saved)`,
+      thread: 'current',
+      startedAtWall,
+      protectStartNs,
+      protectEndNs,
+      finishedNs,
+      loop,
+      ...summary,
+      knowsFaultTime: true,
+      writerLatency: writerLatency.totalCount > 0 ? writerLatency : undefined,
+    });
+    const r = checker.result();
+    const detail = r.ok ? undefined : checkDetail(r);
+    return { report, check: { ok: r.ok, mismatchedPages: r.mismatchCount + r.missingCount, detail } };
+  } catch (error) {
+    // Release the writers first: they may be blocked on pages the loop will never save now.
+    await sim.stop().catch(() => {});
+    await stream.abort(error).catch(() => {});
+    if (signal.aborted && !(error instanceof SnapshotAbortedError))
+      throw new SnapshotAbortedError(signal.reason);
+    throw error;
+  }
+}
+
+function checkDetail(r: { mismatchCount: number; missingCount: number; duplicateCount: number }): string {
+  return `${r.mismatchCount} mismatched, ${r.missingCount} missing, ${r.duplicateCount} duplicated page(s)`;
+}
+
+/** `--out FILE`: the full stream, encoded and written (after a free-space check), then read back and checked. */
+async function runToFile(
+  options: SimCommandOptions,
+  out: string,
+  sim: SimFaultSource,
+  signal: AbortSignal,
+  onProgress: (p: SnapshotProgress) => void,
+  writerLatency: LatencyHistogram,
+): Promise<SimOutcome> {
+  checkFreeSpace(out, projectedStreamBytes(sim, options.compression));
+  const simulated = createSimSink(sim, options.sinkProfile === 'none' ? {} : options.sinkProfile);
+  const report = await snapshot({
+    source: sim,
+    backendName: 'sim',
+    to: teeSink(simulated, fileSink(out)),
+    limiter: await resolveLimiter(options.limiter),
+    compression: options.compression,
+    batchPages: options.batchPages,
+    quietBatchPages: options.quietBatchPages,
+    serveFaultsWhileDraining: options.serveFaultsWhileDraining,
+    signal,
+    onProgress,
+    writerLatency: () => writerLatency,
+  });
+  report.output = `sim-sink(${options.sinkProfileText}) + file:${out}`;
+  return { report, check: await checkAgainstOracle(out, sim) };
+}
+
 /** `bgsnap sim`: a snapshot of simulated memory in virtual time, verified against the oracle. */
 export async function runSimCommand(options: SimCommandOptions): Promise<number> {
   await resolveLimiter(options.limiter);
@@ -187,60 +371,53 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     },
     { onFaultResolved: (f) => recordLatency(writerLatency, f.latencyNs) },
   );
-  const tempDir = options.out === undefined ? mkdtempSync(join(tmpdir(), 'bgsnap-sim-')) : undefined;
-  const out = options.out ?? join(tempDir!, 'sim.bgsnap');
   const interrupt = interruptSignal();
   const progress = createProgressDisplay({ quiet: options.quiet });
+  const onProgress = (p: SnapshotProgress): void => progress.update(p);
   try {
-    const simulated = createSimSink(sim, options.sinkProfile === 'none' ? {} : options.sinkProfile);
-    const report = await snapshot({
-      source: sim,
-      backendName: 'sim',
-      to: teeSink(simulated, fileSink(out)),
-      limiter: await resolveLimiter(options.limiter),
-      compression: options.compression,
-      batchPages: options.batchPages,
-      quietBatchPages: options.quietBatchPages,
-      serveFaultsWhileDraining: options.serveFaultsWhileDraining,
-      signal: interrupt.signal,
-      onProgress: (p) => progress.update(p),
-      writerLatency: () => writerLatency,
-    });
+    const { report, check } =
+      options.out === undefined
+        ? await runChecked(options, sim, interrupt.signal, onProgress, writerLatency)
+        : await runToFile(options, options.out, sim, interrupt.signal, onProgress, writerLatency);
     progress.stop();
-    report.output = `sim-sink(${options.sinkProfileText}) + file:${out}`;
-    const check = await checkAgainstOracle(out, sim);
     report.verification = {
       ok: check.ok,
-      method: "page by page against the simulator's oracle",
+      method:
+        options.out === undefined
+          ? "every page as saved, by identity (page, version) against the simulator's oracle"
+          : "page by page against the simulator's oracle",
       mismatchedPages: check.mismatchedPages,
       ...(check.detail ? { detail: check.detail } : {}),
     };
-    const stats = sim.stats;
-    const simulation = {
-      cpus: options.cpus,
-      ratePerCpu: options.rate,
-      pattern: options.pattern,
-      sinkProfile: options.sinkProfileText,
-      writes: stats.writes,
-      faults: stats.faults,
-      cpuStallNs: stats.cpuStallNs,
-      virtualNs: stats.now,
-    };
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ...report, histograms: undefined, simulation }, null, 2)}\n`);
-    } else {
-      process.stdout.write(`${formatReport(report)}\n`);
-      process.stdout.write(
-        `  simulation    ${options.cpus} virtual CPU(s), ${options.pattern}, ${options.rate} writes/s each; ${stats.writes} writes, ${stats.faults} faults (times are virtual)\n`,
-      );
-      if (options.out !== undefined || options.keep) process.stdout.write(`  snapshot kept at ${out}\n`);
-    }
+    printSimReport(options, sim, report);
     return check.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.stop();
     interrupt.dispose();
-    if (tempDir && !options.keep) rmSync(tempDir, { recursive: true, force: true });
   }
+}
+
+function printSimReport(options: SimCommandOptions, sim: SimFaultSource, report: SnapshotReport): void {
+  const stats = sim.stats;
+  const simulation = {
+    cpus: options.cpus,
+    ratePerCpu: options.rate,
+    pattern: options.pattern,
+    sinkProfile: options.sinkProfileText,
+    writes: stats.writes,
+    faults: stats.faults,
+    cpuStallNs: stats.cpuStallNs,
+    virtualNs: stats.now,
+  };
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ...report, histograms: undefined, simulation }, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(`${formatReport(report)}\n`);
+  process.stdout.write(
+    `  simulation    ${options.cpus} virtual CPU(s), ${options.pattern}, ${options.rate} writes/s each; ${stats.writes} writes, ${stats.faults} faults (times are virtual)\n`,
+  );
+  if (options.out !== undefined) process.stdout.write(`  snapshot kept at ${options.out}\n`);
 }
 
 /** Registers `bgsnap sim`. */
@@ -259,8 +436,12 @@ export function registerSim(program: Command, run: (fn: () => Promise<number>) =
       '--sink-profile <profile>',
       'simulated sink: none | periodic:50ms/250ms | slow:100MB/s | random:20ms/1s | bandwidth=…,latency=…,stall=… (join shorthands with +)',
       'none',
-    )
-    .option('--keep', 'keep the default temporary snapshot file (an explicit --out is always kept)');
+    );
   addSnapshotOptions(cmd);
+  const out = cmd.options.find((o) => o.long === '--out');
+  if (out) {
+    out.description =
+      'write the snapshot stream to this file (after a free-space check) and check it read back; default: no file, every page checked as it is saved';
+  }
   cmd.action((raw: RawSimOptions) => run(() => runSimCommand(parseSimOptions(raw))));
 }
