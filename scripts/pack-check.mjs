@@ -85,32 +85,37 @@ const packageDirs = [
 ].filter((d) => existsSync(join(d, 'package.json')));
 const tarballDir = join(root, 'tarballs');
 mkdirSync(tarballDir);
-/** name → { dir, manifest, tarball } */
+/** name → { manifest (as packed), tarball } */
 const pkgs = new Map();
-for (const dir of packageDirs) {
+const built = packageDirs.filter((dir) => {
   const manifest = readJson(join(dir, 'package.json'));
-  if (manifest.private) continue;
-  if (!existsSync(join(dir, 'dist'))) {
-    fail(`${manifest.name}: no dist/ (run \`npx --yes pnpm@10.34.8 build\` first)`);
-    continue;
+  if (manifest.private || existsSync(join(dir, 'dist'))) return true;
+  fail(`${manifest.name}: no dist/ (run \`npx --yes pnpm@10.34.8 build\` first)`);
+  return false;
+});
+if (built.length === packageDirs.length) {
+  // One recursive pack: a pnpm start per package costs several seconds each on a loaded machine.
+  sh('npx', [...PNPM, '-r', 'pack', '--pack-destination', tarballDir], repo);
+  for (const file of readdirSync(tarballDir).filter((f) => f.endsWith('.tgz'))) {
+    const tarball = join(tarballDir, file);
+    const manifest = JSON.parse(sh('tar', ['-xzOf', tarball, 'package/package.json'], root).stdout);
+    pkgs.set(manifest.name, { manifest, tarball });
   }
-  const before = new Set(readdirSync(tarballDir));
-  const r = sh('npx', [...PNPM, 'pack', '--pack-destination', tarballDir], dir);
-  const made = readdirSync(tarballDir).filter((f) => !before.has(f) && f.endsWith('.tgz'));
-  if (r.status !== 0 || made.length !== 1) continue;
-  pkgs.set(manifest.name, { dir, manifest, tarball: join(tarballDir, made[0]) });
+  for (const dir of packageDirs) {
+    const { name, private: isPrivate } = readJson(join(dir, 'package.json'));
+    if (!isPrivate && !pkgs.has(name)) fail(`${name}: pnpm pack made no tarball`);
+  }
 }
 step(`packed ${[...pkgs.keys()].join(', ')}`);
 
 // ---- what each tarball ships ---------------------------------------------------------------------
-for (const [name, { tarball }] of pkgs) {
+for (const [name, { tarball, manifest: packed }] of pkgs) {
   const files = sh('tar', ['-tzf', tarball], root).stdout.split('\n').filter(Boolean);
   const has = (f) => files.includes(`package/${f}`);
   if (!has('LICENSE')) fail(`${name}: the tarball has no LICENSE`);
   if (!files.some((f) => f.startsWith('package/dist/'))) fail(`${name}: the tarball has no dist/`);
   const unwanted = files.filter((f) => /\.test\.|\/src\/|^package\/bench\/|\/test-support\//.test(f));
   if (unwanted.length > 0) fail(`${name}: the tarball ships ${unwanted.slice(0, 5).join(', ')}`);
-  const packed = JSON.parse(sh('tar', ['-xzOf', tarball, 'package/package.json'], root).stdout);
   if (JSON.stringify(packed).includes('workspace:'))
     fail(`${name}: the packed package.json still says workspace:`);
   for (const field of ['repository', 'homepage', 'bugs', 'license', 'keywords'])
@@ -327,8 +332,8 @@ if (pkgs.has(cliName)) {
   );
   const tsc = join(cli, 'node_modules', 'typescript', 'bin', 'tsc');
   if (sh('node', [tsc, '-p', 'tsconfig.nodenext.json'], cli).status === 0) {
-    sh('node', [join('out', 'consumer-cjs.cjs')], cli);
-    step('TypeScript consumer (module nodenext, ESM and CommonJS): type-checks; the CommonJS build runs');
+    step('TypeScript consumer (module nodenext, ESM and CommonJS): type-checks');
+    if (sh('node', [join('out', 'consumer-cjs.cjs')], cli).status === 0) step('its CommonJS build runs');
   }
   if (sh('node', [tsc, '-p', 'tsconfig.bundler.json'], cli).status === 0)
     step('TypeScript consumer (moduleResolution bundler): type-checks');
