@@ -277,6 +277,21 @@ for (const name of libraries) {
       sh('node', ['--input-type=module', '-e', `await import(${JSON.stringify(entry)})`], dir);
     }
   }
+  if (name === '@bgsnap/stream-writer') {
+    // @node-rs/crc32 is optional: where it cannot install, the zlib fallback must take over.
+    const impl = () =>
+      sh(
+        'node',
+        ['-e', "console.log(require('@bgsnap/stream-writer').crc32Implementation)"],
+        dir,
+      ).stdout.trim();
+    const withIt = impl();
+    rmSync(join(dir, 'node_modules', '@node-rs'), { recursive: true, force: true });
+    const without = impl();
+    if (without !== 'zlib')
+      fail(`@bgsnap/stream-writer without @node-rs/crc32 uses ${JSON.stringify(without)}, not zlib`);
+    else step(`@bgsnap/stream-writer checksums: ${withIt} with @node-rs/crc32, zlib without it`);
+  }
   if (name === '@bgsnap/fault-source-uffd' && process.platform === 'linux') {
     const r = sh(
       'node',
