@@ -79,17 +79,17 @@ function readJson(file) {
 }
 
 // ---- pack ----------------------------------------------------------------------------------------
-const packageDirs = [
-  join(repo, 'apps', 'bgsnap'),
-  ...readdirSync(join(repo, 'packages')).map((d) => join(repo, 'packages', d)),
-].filter((d) => existsSync(join(d, 'package.json')));
+const packageDirs = ['apps', 'packages']
+  .flatMap((group) => readdirSync(join(repo, group)).map((d) => join(repo, group, d)))
+  .filter((d) => existsSync(join(d, 'package.json')))
+  .filter((d) => !readJson(join(d, 'package.json')).private); // never published (apps/bench)
 const tarballDir = join(root, 'tarballs');
 mkdirSync(tarballDir);
 /** name → { manifest (as packed), tarball } */
 const pkgs = new Map();
 const built = packageDirs.filter((dir) => {
   const manifest = readJson(join(dir, 'package.json'));
-  if (manifest.private || existsSync(join(dir, 'dist'))) return true;
+  if (existsSync(join(dir, 'dist'))) return true;
   fail(`${manifest.name}: no dist/ (run \`npx --yes pnpm@10.34.8 build\` first)`);
   return false;
 });
@@ -99,7 +99,7 @@ if (built.length === packageDirs.length) {
   for (const file of readdirSync(tarballDir).filter((f) => f.endsWith('.tgz'))) {
     const tarball = join(tarballDir, file);
     const manifest = JSON.parse(sh('tar', ['-xzOf', tarball, 'package/package.json'], root).stdout);
-    pkgs.set(manifest.name, { manifest, tarball });
+    if (!manifest.private) pkgs.set(manifest.name, { manifest, tarball });
   }
   for (const dir of packageDirs) {
     const { name, private: isPrivate } = readJson(join(dir, 'package.json'));
