@@ -3,6 +3,7 @@
  * The `bgsnap` command line. Exit codes: 0 ok; 1 snapshot failed or verification found a problem;
  * 2 bad input or usage (nothing written); 130 interrupted (memory released, no output kept).
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerFileCommands } from './commands/file-commands.js';
 import { registerRun } from './commands/run.js';
@@ -38,8 +39,20 @@ function exitCodeOf(error: unknown): number {
   return EXIT.failed;
 }
 
+/**
+ * The version of the installed package, read from its package.json at run time (dist/ and src/ are
+ * both one level below it), so it cannot drift from what `npm ls bgsnap` reports.
+ */
+function ownVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 const program = new Command('bgsnap');
 program
+  .version(ownVersion(), '-V, --version', 'print the bgsnap version and exit')
   .description(
     'Point-in-time snapshots of live memory while it is being written (QEMU background-snapshot style).',
   )

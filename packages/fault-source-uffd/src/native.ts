@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
+import { BUILD_HINT, readBuildFailureFile, recordedBuildFailure } from './build-failure.js';
 import { UffdUnavailableError } from './errors.js';
 
 /** Opaque native handles: only the addon can interpret them. */
@@ -104,24 +105,15 @@ export interface NativeBinding {
 const ADDON_FILE = 'bgsnap_uffd.node';
 // src/ and dist/ are both one level below the package root.
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BUILD_HINT =
-  'build it with `pnpm --filter @bgsnap/fault-source-uffd build` (needs Linux x64, python3, make, g++ and Node headers)';
-
 let loaded: NativeBinding | undefined;
 let failure: UffdUnavailableError | undefined;
 
 function explainMissing(path: string): UffdUnavailableError {
-  const logPath = join(packageRoot, 'build', 'bgsnap-build-error.txt');
-  let buildLog = '';
-  if (existsSync(logPath)) {
-    try {
-      buildLog = readFileSync(logPath, 'utf8').trim().split('\n').slice(-6).join('\n');
-    } catch {
-      buildLog = '';
-    }
-  }
+  const cause = recordedBuildFailure(
+    readBuildFailureFile(join(packageRoot, 'build', 'bgsnap-build-error.txt')),
+  );
   return new UffdUnavailableError(
-    `the native addon ${path} was not built${buildLog ? `; the last build attempt said:\n${buildLog}\n` : ''}`,
+    `the native addon ${path} was not built${cause ? `; the last build attempt said:\n${cause}\n` : ' (no build attempt is recorded: its install script did not run, or was blocked)'}`,
     { remedy: BUILD_HINT },
   );
 }

@@ -4,9 +4,21 @@
  * vitest wrapper.
  * @packageDocumentation
  */
-import fc from 'fast-check';
+import type { Arbitrary, RunDetails } from 'fast-check';
 import { MAX_WAIT_NS } from './constants.js';
+import { loadOptionalPeer } from './optional-peer.js';
+
+export { MissingPeerDependencyError } from './optional-peer.js';
+
 import type { LimiterContext, LimiterDecision, LimiterPolicy } from './types.js';
+
+// fast-check is an optional peer: only this entry (and ./testing) needs it, so a consumer of the
+// policies alone does not install it. Loaded here so a missing one fails with the install command.
+const fc = loadOptionalPeer<typeof import('fast-check')>(
+  'fast-check',
+  '@bgsnap/rate-limiter/conformance',
+  '^4.0.0',
+);
 
 export {
   type LatencyModelOptions,
@@ -110,7 +122,7 @@ type Op =
   | { k: 'backlog'; bytes: number }
   | { k: 'step'; pending: number; waitShare: number; batch: number; perPage: number };
 
-const contextArb: fc.Arbitrary<LimiterContext> = fc.record({
+const contextArb: Arbitrary<LimiterContext> = fc.record({
   startedAt: fc.integer({ min: 0, max: 1e12 }),
   pageSize: fc.constantFrom(4096, 16384, 65536, 2 ** 21),
   totalPages: fc.integer({ min: 1, max: 2 ** 30 }),
@@ -123,7 +135,7 @@ const latencyArb = fc.oneof(
   fc.integer({ min: 0, max: 2e9 }),
 );
 
-const opArb: fc.Arbitrary<Op> = fc.oneof(
+const opArb: Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('advance' as const), ns: latencyArb }),
   fc.record({
     k: fc.constant('fault' as const),
@@ -196,7 +208,7 @@ function play(
   return { now, decisions };
 }
 
-function fcFailure<Ts>(details: fc.RunDetails<Ts>): string | undefined {
+function fcFailure<Ts>(details: RunDetails<Ts>): string | undefined {
   if (!details.failed) return undefined;
   const err =
     details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
