@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   createSimFaultSource,
   createSimSink,
@@ -17,10 +14,11 @@ import { resolveLimiter } from '../limiter-spec.js';
 import { formatReport } from '../report/format-report.js';
 import { createLatencyHistogram, recordLatency } from '../save-loop/latency-histogram.js';
 import { snapshot } from '../snapshot.js';
+import { interruptSignal } from './interrupt.js';
+import { commitVerified, stageOutput } from './output-target.js';
 import {
   createProgressDisplay,
   EXIT,
-  interruptSignal,
   parseChoice,
   parseInteger,
   parsePerSecond,
@@ -187,16 +185,18 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     },
     { onFaultResolved: (f) => recordLatency(writerLatency, f.latencyNs) },
   );
-  const tempDir = options.out === undefined ? mkdtempSync(join(tmpdir(), 'bgsnap-sim-')) : undefined;
-  const out = options.out ?? join(tempDir!, 'sim.bgsnap');
+  const staged = stageOutput(options.out, 'sim.bgsnap');
   const interrupt = interruptSignal();
+  interrupt.onForcedExit(() => staged.discard());
+  let keepStaged = false;
+  const out = staged.target;
   const progress = createProgressDisplay({ quiet: options.quiet });
   try {
     const simulated = createSimSink(sim, options.sinkProfile === 'none' ? {} : options.sinkProfile);
     const report = await snapshot({
       source: sim,
       backendName: 'sim',
-      to: teeSink(simulated, fileSink(out)),
+      to: teeSink(simulated, fileSink(staged.path)),
       limiter: await resolveLimiter(options.limiter),
       compression: options.compression,
       batchPages: options.batchPages,
@@ -208,13 +208,17 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     });
     progress.stop();
     report.output = `sim-sink(${options.sinkProfileText}) + file:${out}`;
-    const check = await checkAgainstOracle(out, sim);
+    const check = await checkAgainstOracle(staged.path, sim);
     report.verification = {
       ok: check.ok,
       method: "page by page against the simulator's oracle",
       mismatchedPages: check.mismatchedPages,
       ...(check.detail ? { detail: check.detail } : {}),
     };
+    keepStaged = await commitVerified(staged, interrupt, {
+      verified: check.ok,
+      keepTemporary: options.out === undefined && options.keep,
+    });
     const stats = sim.stats;
     const simulation = {
       cpus: options.cpus,
@@ -233,13 +237,14 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
       process.stdout.write(
         `  simulation    ${options.cpus} virtual CPU(s), ${options.pattern}, ${options.rate} writes/s each; ${stats.writes} writes, ${stats.faults} faults (times are virtual)\n`,
       );
-      if (options.out !== undefined || options.keep) process.stdout.write(`  snapshot kept at ${out}\n`);
+      if (check.ok && (options.out !== undefined || options.keep))
+        process.stdout.write(`  snapshot kept at ${out}\n`);
     }
     return check.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.stop();
     interrupt.dispose();
-    if (tempDir && !options.keep) rmSync(tempDir, { recursive: true, force: true });
+    if (!keepStaged) staged.discard();
   }
 }
 
