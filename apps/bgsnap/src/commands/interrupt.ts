@@ -93,14 +93,17 @@ export function interruptSignal(options: { immediate?: boolean } = {}): Interrup
 /**
  * TEST-ONLY hook: when `BGSNAP_TEST_PAUSE_AT` names `phase` (comma-separated list), writes
  * `bgsnap-test-paused:<phase>` on stderr and waits up to 20 s or until `signal` aborts, so tests can
- * deliver a signal at a known instant. Without the variable it returns at once.
+ * deliver a signal at a known instant; with `BGSNAP_TEST_PAUSE_MS` it waits exactly that long, abort
+ * or not (to land a second signal). Without the variable it returns at once.
  */
 export async function testPause(phase: string, signal?: AbortSignal): Promise<void> {
   const at = process.env.BGSNAP_TEST_PAUSE_AT;
   if (!at?.split(',').includes(phase)) return;
   process.stderr.write(`bgsnap-test-paused:${phase}\n`);
+  const fixedMs = Number(process.env.BGSNAP_TEST_PAUSE_MS) || 0;
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 20_000);
+    const timer = setTimeout(resolve, fixedMs || 20_000);
+    if (fixedMs) return;
     signal?.addEventListener(
       'abort',
       () => {

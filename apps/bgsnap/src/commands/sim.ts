@@ -26,6 +26,7 @@ import {
 } from './shared.js';
 import {
   addSnapshotOptions,
+  checkUniqueKeys,
   parseSnapshotOptions,
   type RawSnapshotOptions,
   type SnapshotCliOptions,
@@ -71,6 +72,7 @@ export function parseSinkProfileOption(text: string): SimSinkOptions | 'none' {
     if (p.startsWith('random:')) return `stall=${p}`;
     return p;
   });
+  checkUniqueKeys('--sink-profile', items);
   try {
     return parseSinkProfile(items.join(','));
   } catch (error) {

@@ -89,3 +89,17 @@ export function parseSnapshotOptions(raw: RawSnapshotOptions): SnapshotCliOption
     serveFaultsWhileDraining: raw.serveFaultsWhileDraining === true,
   };
 }
+
+/**
+ * Rejects a `key=value,...` profile that names a key twice (`bandwidth=1MB/s,bandwidth=2GB/s`): which
+ * one would win is a guess, so it is bad input (exit 2) naming the key.
+ */
+export function checkUniqueKeys(option: string, items: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const item of items.flatMap((i) => i.split(','))) {
+    const key = item.split('=')[0]!.trim();
+    if (key === '') continue;
+    if (seen.has(key)) throw new BadInputError(option, `'${key}' is given more than once`);
+    seen.add(key);
+  }
+}
