@@ -3,7 +3,7 @@
  * `snapshot()` library API, the report, and the pieces the `bgsnap` CLI is built from.
  * @packageDocumentation
  */
-export { BadInputError, SnapshotAbortedError } from './errors.js';
+export { BadInputError, QuiesceTimeoutError, SnapshotAbortedError } from './errors.js';
 export { DEFAULT_LIMITER, KNOWN_LIMITERS, type LimiterSpec, resolveLimiter } from './limiter-spec.js';
 export { formatDuration, formatReport, formatSize } from './report/format-report.js';
 export {

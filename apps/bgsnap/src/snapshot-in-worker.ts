@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { BadInputError, SnapshotAbortedError } from './errors.js';
+import { BadInputError, QuiesceTimeoutError, SnapshotAbortedError } from './errors.js';
 import type { SnapshotReport } from './report/report.js';
 import type { SnapshotProgress } from './save-loop/types.js';
 import type { Quiesce } from './snapshot-core.js';
@@ -26,7 +26,11 @@ function rebuildError(e: SerializedError, aborted: boolean): Error {
     return error;
   }
   const error =
-    e.name === 'BadInputError' && e.option ? new BadInputError(e.option, '') : new Error(e.message);
+    e.name === 'BadInputError' && e.option
+      ? new BadInputError(e.option, '')
+      : e.name === 'QuiesceTimeoutError'
+        ? new QuiesceTimeoutError(Number(/within (\d+) ms/.exec(e.message)?.[1] ?? 0))
+        : new Error(e.message);
   error.name = e.name;
   error.message = e.message;
   if (e.stack) error.stack = e.stack;
