@@ -54,7 +54,17 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText(
     'after',
-    '\nExit codes: 0 ok; 1 snapshot failed or verification mismatch; 2 bad input or usage (nothing written); 130 interrupted.',
+    [
+      '',
+      'Exit codes: 0 ok; 1 snapshot failed or verification mismatch; 2 bad input or usage (nothing written); 130 interrupted.',
+      '',
+      'Outputs (run --out, sim --out, restore --out): an existing regular file is replaced only with --force;',
+      'a device or FIFO is written into, never replaced (restore refuses it: it writes at offsets); a folder is',
+      'refused. The output is verified before it is put in place.',
+      '',
+      'Signals (SIGINT, SIGTERM, SIGHUP): before the output is put in place a signal cancels (exit 130, nothing',
+      'new under the output name); after, the command completes (exit 0). A second signal exits at once.',
+    ].join('\n'),
   );
 registerRun(program, run);
 registerSim(program, run);
