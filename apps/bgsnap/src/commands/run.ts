@@ -111,7 +111,14 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
   interrupt.onForcedExit(() => staged.discard());
   let keepStaged = false;
   const progress = createProgressDisplay({ quiet: options.quiet });
-  const memory = uffd.TrackedMemory.allocate(options.size);
+  let memory: ReturnType<typeof uffd.TrackedMemory.allocate>;
+  try {
+    memory = uffd.TrackedMemory.allocate(options.size);
+  } catch (error) {
+    staged.discard();
+    interrupt.dispose();
+    throw error;
+  }
   let pool: WriterPool | undefined;
   let poolResult: { writes: number; latency: LatencyHistogram } | undefined;
   try {
