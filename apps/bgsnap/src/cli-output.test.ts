@@ -2,12 +2,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +55,17 @@ describe.skipIf(!cliBuilt)('the output rule (run, sim, restore)', () => {
     expect(readFileSync(out).length).toBeGreaterThan(7);
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(leftovers(dir)).toEqual([]);
+  });
+
+  it('--force through a symlink replaces the file it names; the link stays a link', async () => {
+    const real = join(dir, 'linked-real.bgsnap');
+    const link = join(dir, 'linked.bgsnap');
+    writeFileSync(real, 'old');
+    symlinkSync(real, link);
+    const r = await runCli([...SIM, '--out', link, '--force']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect((await runCli(['verify', real])).code).toBe(0);
   });
 
   it.skipIf(!isRoot)('sim --out /dev/null writes into the device and never replaces it', async () => {

@@ -8,6 +8,7 @@ import {
   lstatSync,
   mkdtempSync,
   openSync,
+  realpathSync,
   renameSync,
   rmSync,
   type Stats,
@@ -21,8 +22,8 @@ import { BadInputError, SnapshotAbortedError } from '../errors.js';
 import type { Interrupt } from './interrupt.js';
 
 /**
- * What an output path names. The stream-writer's `describeOutputTarget` is meant to replace this local
- * copy once it lands on main; everything in the CLI asks this one function.
+ * What an output path names. A local copy of `describeOutputTarget` of `@bgsnap/stream-writer` (same
+ * semantics; swap it in once this branch has it): everything in the CLI asks this one function.
  */
 export type OutputTargetKind = 'missing' | 'regular' | 'special' | 'directory';
 
@@ -86,12 +87,23 @@ export function checkOutputTarget(
   }
   if (kind === 'regular') {
     if (!force) throw new BadInputError(option, `${full} exists (pass --force to replace it)`);
-    const st = lstatSync(full);
-    probeFolder(option, dir);
-    return { path: full, kind, replaces: { dev: st.dev, ino: st.ino } };
+    // A symlink stays a link: the file it names is replaced (as stream-writer's sinks do).
+    const real = resolveLink(full);
+    const st = lstatSync(real);
+    probeFolder(option, dirname(real));
+    return { path: real, kind, replaces: { dev: st.dev, ino: st.ino } };
   }
   probeFolder(option, dir);
   return { path: full, kind };
+}
+
+/** The file a symlink finally names, or `path` itself when it is no symlink or cannot be resolved. */
+function resolveLink(path: string): string {
+  try {
+    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
+  } catch {
+    return path;
+  }
 }
 
 /** Creates and removes a file in `dir`: catches read-only mounts and folders we may not write. */
