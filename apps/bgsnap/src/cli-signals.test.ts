@@ -128,6 +128,24 @@ describe.skipIf(!cliBuilt)('signals: one honest outcome', () => {
     },
   );
 
+  it.each(SIGNALS)('sim: %s mid-snapshot → exit 130, old file intact, nothing left', async (sig) => {
+    const ws = workspace(`sim-${sig}`);
+    let sent = false;
+    const r = await runCli(
+      ['sim', '--size', '4GiB', '--sink-profile', 'slow:200MB/s', '--out', ws.out, '--force'],
+      {
+        env: { TMPDIR: ws.tmp },
+        onStderr: (child, stderr) => {
+          if (sent || !/progress/.test(stderr)) return;
+          sent = true;
+          setTimeout(() => child.kill(sig), 100);
+        },
+      },
+    );
+    expect(r.code, r.stderr).toBe(130);
+    await expectOneOutcome(r, ws);
+  });
+
   it.each(['restore', 'restore-commit'].flatMap((phase) => SIGNALS.map((sig) => [phase, sig] as const)))(
     'restore: %s at phase %s → exit 130, old image intact, nothing left',
     async (phase, sig) => {
