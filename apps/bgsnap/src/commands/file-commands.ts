@@ -2,8 +2,8 @@ import { inspectSnapshot, restoreSnapshotToFile, verifySnapshot } from '@bgsnap/
 import type { Command } from 'commander';
 import { formatSize } from '../report/format-report.js';
 import { terminalText } from '../report/terminal-text.js';
-import { interruptSignal, testPause } from './interrupt.js';
-import { checkOutputTarget, stageOutput } from './output-target.js';
+import { testPause } from './interrupt.js';
+import { checkOutputTarget, stageWithInterrupt } from './output-target.js';
 import { checkInputFile, EXIT } from './shared.js';
 
 type StreamReport = Awaited<ReturnType<typeof verifySnapshot>>;
@@ -114,9 +114,7 @@ export function registerFileCommands(
         });
         const out = checked.path;
         // Nothing to release: the first signal removes what is staged and exits 130 at once.
-        const interrupt = interruptSignal({ immediate: true });
-        const staged = stageOutput(checked, 'image');
-        interrupt.onForcedExit(() => staged.discard());
+        const { interrupt, staged } = stageWithInterrupt(checked, 'image', { immediate: true });
         let image: Awaited<ReturnType<typeof restoreSnapshotToFile>>;
         try {
           await testPause('restore');
@@ -124,7 +122,7 @@ export function registerFileCommands(
           await testPause('restore-commit');
           interrupt.beginCommit();
           await staged.commit();
-          interrupt.endCommit();
+          interrupt.endCommit(EXIT.ok);
         } finally {
           staged.discard();
           interrupt.dispose();

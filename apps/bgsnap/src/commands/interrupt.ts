@@ -24,9 +24,12 @@ export interface Interrupt {
    * caller that checks this and renames synchronously cannot be cut in between.
    */
   beginCommit(): boolean;
-  /** The output is in place: a forced exit from now on exits 0. */
-  endCommit(): void;
-  /** Removes the handlers. */
+  /**
+   * The output is in place and the command's outcome is `code`: a signal from now on exits with it
+   * at once (the report is best-effort), rather than dying of the signal after a completed command.
+   */
+  endCommit(code: number): void;
+  /** Removes the handlers, except after {@link endCommit}: they stay until the process exits. */
   dispose(): void;
 }
 
@@ -40,6 +43,7 @@ export function interruptSignal(options: { immediate?: boolean } = {}): Interrup
   const cleanups: (() => void)[] = [];
   let count = 0;
   let commit: 'none' | 'committing' | 'done' = 'none';
+  let outcome: number = EXIT.ok;
   const forcedExit = (code: number): never => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
@@ -52,7 +56,7 @@ export function interruptSignal(options: { immediate?: boolean } = {}): Interrup
   };
   const handler = (sig: NodeJS.Signals): void => {
     count++;
-    if (commit === 'done') forcedExit(EXIT.ok);
+    if (commit === 'done') forcedExit(outcome);
     if (commit === 'committing') {
       if (count > 1) forcedExit(EXIT.interrupted);
       process.stderr.write(
@@ -81,10 +85,12 @@ export function interruptSignal(options: { immediate?: boolean } = {}): Interrup
       commit = 'committing';
       return true;
     },
-    endCommit() {
+    endCommit(code) {
       commit = 'done';
+      outcome = code;
     },
     dispose() {
+      if (commit === 'done') return;
       for (const sig of HANDLED_SIGNALS) process.off(sig, handler);
     },
   };

@@ -19,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BadInputError, SnapshotAbortedError } from '../errors.js';
-import type { Interrupt } from './interrupt.js';
+import { type Interrupt, interruptSignal } from './interrupt.js';
+import { EXIT } from './shared.js';
 
 /**
  * What an output path names. A local copy of `describeOutputTarget` of `@bgsnap/stream-writer` (same
@@ -148,6 +149,27 @@ export interface StagedOutput {
 }
 
 /**
+ * Installs the signal handlers first, then stages the output (so no signal can find the staging
+ * folder unhandled), and registers its removal for a forced exit.
+ */
+export function stageWithInterrupt(
+  checked: CheckedOutput | undefined,
+  name: string,
+  options: { immediate?: boolean } = {},
+): { interrupt: Interrupt; staged: StagedOutput } {
+  const interrupt = interruptSignal(options);
+  let staged: StagedOutput;
+  try {
+    staged = stageOutput(checked, name);
+  } catch (error) {
+    interrupt.dispose();
+    throw error;
+  }
+  interrupt.onForcedExit(() => staged.discard());
+  return { interrupt, staged };
+}
+
+/**
  * Stages the output of a checked target. Without one, the output is a file in a new temporary
  * folder of TMPDIR: {@link StagedOutput.commit} then does nothing and {@link StagedOutput.discard}
  * removes it.
@@ -249,6 +271,6 @@ export async function commitVerified(
 ): Promise<boolean> {
   if (!interrupt.beginCommit()) throw new SnapshotAbortedError(interrupt.signal.reason);
   if (verified) await staged.commit();
-  interrupt.endCommit();
+  interrupt.endCommit(verified ? EXIT.ok : EXIT.failed);
   return verified && keepTemporary;
 }

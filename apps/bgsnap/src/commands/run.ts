@@ -9,8 +9,8 @@ import { snapshot } from '../snapshot.js';
 import { allocateReference, copyMemory, fillMemory } from '../workload/fill.js';
 import { WriterPool } from '../workload/writer-pool.js';
 import { WRITE_PATTERNS, type WritePattern } from '../workload/writer-protocol.js';
-import { interruptSignal, testPause } from './interrupt.js';
-import { commitVerified, stageOutput } from './output-target.js';
+import { testPause } from './interrupt.js';
+import { commitVerified, stageWithInterrupt } from './output-target.js';
 import {
   createProgressDisplay,
   EXIT,
@@ -106,9 +106,7 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
     return runSimCommand(sim);
   }
   await resolveLimiter(options.limiter); // bad specs fail before anything is allocated
-  const staged = stageOutput(options.out, 'run.bgsnap');
-  const interrupt = interruptSignal();
-  interrupt.onForcedExit(() => staged.discard());
+  const { interrupt, staged } = stageWithInterrupt(options.out, 'run.bgsnap');
   let keepStaged = false;
   const progress = createProgressDisplay({ quiet: options.quiet });
   let memory: ReturnType<typeof uffd.TrackedMemory.allocate>;

@@ -14,8 +14,7 @@ import { resolveLimiter } from '../limiter-spec.js';
 import { formatReport } from '../report/format-report.js';
 import { createLatencyHistogram, recordLatency } from '../save-loop/latency-histogram.js';
 import { snapshot } from '../snapshot.js';
-import { interruptSignal } from './interrupt.js';
-import { commitVerified, stageOutput } from './output-target.js';
+import { commitVerified, stageWithInterrupt } from './output-target.js';
 import {
   createProgressDisplay,
   EXIT,
@@ -187,9 +186,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     },
     { onFaultResolved: (f) => recordLatency(writerLatency, f.latencyNs) },
   );
-  const staged = stageOutput(options.out, 'sim.bgsnap');
-  const interrupt = interruptSignal();
-  interrupt.onForcedExit(() => staged.discard());
+  const { interrupt, staged } = stageWithInterrupt(options.out, 'sim.bgsnap');
   let keepStaged = false;
   const out = staged.target;
   const progress = createProgressDisplay({ quiet: options.quiet });
