@@ -144,8 +144,10 @@ export interface StagedOutput {
   readonly target: string;
   /** Moves the staged file into place (see {@link commitStaged}). */
   commit(): Promise<void>;
-  /** Removes everything staged. Synchronous and idempotent. */
+  /** Removes everything staged. Synchronous and idempotent; does nothing after {@link keep}. */
   discard(): void;
+  /** Keeps a temporary output (`--keep`): later {@link discard} calls leave it. */
+  keep(): void;
 }
 
 /**
@@ -178,12 +180,16 @@ export function stageOutput(checked: CheckedOutput | undefined, name: string): S
   if (!checked) {
     const folder = makeTempFolder(tmpdir(), 'bgsnap-');
     const path = join(folder, name);
+    let kept = false;
     return {
       path,
       target: path,
       async commit() {},
       discard() {
-        rmSync(folder, { recursive: true, force: true });
+        if (!kept) rmSync(folder, { recursive: true, force: true });
+      },
+      keep() {
+        kept = true;
       },
     };
   }
@@ -205,6 +211,9 @@ export function stageOutput(checked: CheckedOutput | undefined, name: string): S
       if (discarded) return;
       discarded = true;
       rmSync(folder, { recursive: true, force: true });
+    },
+    keep() {
+      throw new Error('only a temporary output can be kept');
     },
   };
 }
@@ -261,16 +270,16 @@ function lstatOrUndefined(path: string): Stats | undefined {
 
 /**
  * The commit point of `run` and `sim`, after verification: a signal that came before it wins (throws
- * {@link SnapshotAbortedError}: nothing new under the final name); a verified output is put in place;
- * an unverified one is not. Returns whether the staged temporary output must be kept (`--keep`).
+ * {@link SnapshotAbortedError}: nothing new under the final name); a verified output is put in place
+ * (a temporary one kept with `keepTemporary`); an unverified one is not.
  */
 export async function commitVerified(
   staged: StagedOutput,
   interrupt: Interrupt,
   { verified, keepTemporary }: { verified: boolean; keepTemporary: boolean },
-): Promise<boolean> {
+): Promise<void> {
   if (!interrupt.beginCommit()) throw new SnapshotAbortedError(interrupt.signal.reason);
   if (verified) await staged.commit();
+  if (verified && keepTemporary) staged.keep();
   interrupt.endCommit(verified ? EXIT.ok : EXIT.failed);
-  return verified && keepTemporary;
 }

@@ -107,7 +107,6 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
   }
   await resolveLimiter(options.limiter); // bad specs fail before anything is allocated
   const { interrupt, staged } = stageWithInterrupt(options.out, 'run.bgsnap');
-  let keepStaged = false;
   const progress = createProgressDisplay({ quiet: options.quiet });
   let memory: ReturnType<typeof uffd.TrackedMemory.allocate>;
   try {
@@ -195,7 +194,7 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
         ? { detail: `first: ${cmp.mismatches.map((m) => `region ${m.region} page ${m.page}`).join(', ')}` }
         : {}),
     };
-    keepStaged = await commitVerified(staged, interrupt, {
+    await commitVerified(staged, interrupt, {
       verified: report.verification.ok,
       keepTemporary: options.out === undefined && options.keep,
     });
@@ -217,7 +216,7 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
     progress.stop();
     if (pool) await pool.kill().catch(() => {});
     memory.release();
-    if (!keepStaged) staged.discard();
+    staged.discard();
     interrupt.dispose();
   }
 }

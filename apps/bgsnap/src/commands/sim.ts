@@ -187,7 +187,6 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     { onFaultResolved: (f) => recordLatency(writerLatency, f.latencyNs) },
   );
   const { interrupt, staged } = stageWithInterrupt(options.out, 'sim.bgsnap');
-  let keepStaged = false;
   const out = staged.target;
   const progress = createProgressDisplay({ quiet: options.quiet });
   try {
@@ -214,7 +213,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
       mismatchedPages: check.mismatchedPages,
       ...(check.detail ? { detail: check.detail } : {}),
     };
-    keepStaged = await commitVerified(staged, interrupt, {
+    await commitVerified(staged, interrupt, {
       verified: check.ok,
       keepTemporary: options.out === undefined && options.keep,
     });
@@ -243,7 +242,7 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
   } finally {
     progress.stop();
     interrupt.dispose();
-    if (!keepStaged) staged.discard();
+    staged.discard();
   }
 }
 
