@@ -1,42 +1,26 @@
-import { type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, cliBuilt, runCli } from './testing/spawn-cli.js';
 
 // End-to-end: the built CLI, as a user runs it (build first: `pnpm --filter bgsnap build`).
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 let dir = '';
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'bgsnap-cli-test-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function bgsnap(args: string[], options: SpawnOptions & { interruptAfterMs?: number } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr!.on('data', (d) => {
-      stderr += d;
+function bgsnap(args: string[], options: { interruptAfterMs?: number } = {}): Promise<CliResult> {
+  let interruptAfterMs = options.interruptAfterMs;
+  return runCli(args, {
+    onStderr: (child, stderr) => {
       // Interrupt once the snapshot is under way (progress lines come from the save loop).
-      if (options.interruptAfterMs !== undefined && /progress/.test(stderr) && !child.killed) {
-        setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
-        options.interruptAfterMs = undefined;
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+      if (interruptAfterMs === undefined || !/progress/.test(stderr)) return;
+      const ms = interruptAfterMs;
+      interruptAfterMs = undefined;
+      setTimeout(() => child.kill('SIGINT'), ms);
+    },
   });
 }
 
@@ -44,7 +28,7 @@ const uffdAvailable = await import('@bgsnap/fault-source-uffd')
   .then((m) => m.probeUffd().available)
   .catch(() => false);
 
-describe.skipIf(!existsSync(CLI))('bgsnap CLI (end to end)', () => {
+describe.skipIf(!cliBuilt)('bgsnap CLI (end to end)', () => {
   it('--help works on every command and documents the exit codes', async () => {
     const top = await bgsnap(['--help']);
     expect(top.code).toBe(0);

@@ -10,6 +10,12 @@ import { registerRun } from './commands/run.js';
 import { EXIT } from './commands/shared.js';
 import { registerSim } from './commands/sim.js';
 import { BadInputError, SnapshotAbortedError } from './errors.js';
+import { terminalText } from './report/terminal-text.js';
+
+// Progress lines and reports are best-effort output: a reader that went away (EPIPE on `| head`, a
+// closed terminal) must never crash a snapshot midway. Errors of these streams are dropped; the
+// command finishes, cleans up and exits with its own code.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 /** Runs a command body and maps its outcome (or error) to an exit code. */
 async function run(fn: () => Promise<number>): Promise<void> {
@@ -17,13 +23,13 @@ async function run(fn: () => Promise<number>): Promise<void> {
     process.exitCode = await fn();
   } catch (error) {
     process.exitCode = exitCodeOf(error);
-    if (error instanceof SnapshotAbortedError) {
-      process.stderr.write(`bgsnap: ${error.message}\n`);
-    } else if (error instanceof BadInputError) {
-      process.stderr.write(`bgsnap: ${error.message}\n`);
+    if (error instanceof SnapshotAbortedError || error instanceof BadInputError) {
+      process.stderr.write(`bgsnap: ${terminalText(error.message)}\n`);
     } else {
       const e = error as Error;
-      process.stderr.write(`bgsnap: ${e?.name ?? 'Error'}: ${e?.message ?? String(error)}\n`);
+      process.stderr.write(
+        `bgsnap: ${terminalText(String(e?.name ?? 'Error'))}: ${terminalText(String(e?.message ?? error))}\n`,
+      );
       if (process.env.BGSNAP_DEBUG) process.stderr.write(`${e?.stack}\n`);
     }
   }
@@ -60,7 +66,17 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText(
     'after',
-    '\nExit codes: 0 ok; 1 snapshot failed or verification mismatch; 2 bad input or usage (nothing written); 130 interrupted.',
+    [
+      '',
+      'Exit codes: 0 ok; 1 snapshot failed or verification mismatch; 2 bad input or usage (nothing written); 130 interrupted.',
+      '',
+      'Outputs (run --out, sim --out, restore --out): an existing regular file is replaced only with --force;',
+      'a device or FIFO is written into, never replaced (restore refuses it: it writes at offsets); a folder is',
+      'refused. The output is verified before it is put in place.',
+      '',
+      'Signals (SIGINT, SIGTERM, SIGHUP): before the output is put in place a signal cancels (exit 130, nothing',
+      'new under the output name); after, the command completes (exit 0). A second signal exits at once.',
+    ].join('\n'),
   );
 registerRun(program, run);
 registerSim(program, run);

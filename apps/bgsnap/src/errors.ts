@@ -30,3 +30,20 @@ export class BadInputError extends Error {
     this.option = option;
   }
 }
+
+/**
+ * `quiesce.pause()` did not settle within its deadline (`quiesceTimeoutMs`). Nothing was protected and
+ * no output was kept; if the pause settles later, `quiesce.resume()` is called for it.
+ */
+export class QuiesceTimeoutError extends Error {
+  /** The deadline that passed, ms. */
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super(
+      `quiesce.pause() did not settle within ${timeoutMs} ms; the snapshot was not started and no output was kept`,
+    );
+    this.name = 'QuiesceTimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}

@@ -15,7 +15,7 @@ export {
   parsePerSecond,
   parseSize,
 } from './commands/shared.js';
-export { BadInputError, SnapshotAbortedError } from './errors.js';
+export { BadInputError, QuiesceTimeoutError, SnapshotAbortedError } from './errors.js';
 export { DEFAULT_LIMITER, KNOWN_LIMITERS, type LimiterSpec, resolveLimiter } from './limiter-spec.js';
 export {
   type LoadedRegion,

@@ -2,7 +2,7 @@ import type { FaultSource } from '@bgsnap/fault-source';
 import type { LimiterPolicy } from '@bgsnap/rate-limiter';
 import { createSnapshotWriter, type Sink, type SnapshotCompression } from '@bgsnap/stream-writer';
 import { snapshotCrc32 } from './checksum.js';
-import { SnapshotAbortedError } from './errors.js';
+import { QuiesceTimeoutError, SnapshotAbortedError } from './errors.js';
 import { buildReport, type SnapshotReport } from './report/report.js';
 import { runSaveLoop } from './save-loop/save-loop.js';
 import type { SaveLoopOptions, SnapshotProgress } from './save-loop/types.js';
@@ -55,7 +55,18 @@ export interface CoreSnapshotOptions extends SnapshotTuning {
   signal?: AbortSignal | undefined;
   onProgress?: ((progress: SnapshotProgress) => void) | undefined;
   quiesce?: Quiesce | undefined;
+  /** Longest wait for `quiesce.pause()`, ms (default {@link DEFAULT_QUIESCE_TIMEOUT_MS}). */
+  quiesceTimeoutMs?: number | undefined;
+  /**
+   * Runs after the last page is written and before the sink is closed (for a file: fsync and rename).
+   * Throwing, or an abort that has arrived by the time it returns, discards the output. Once it has
+   * returned the snapshot commits: a later abort no longer cancels it.
+   */
+  beforeCommit?: (() => void | Promise<void>) | undefined;
 }
+
+/** Default deadline of `quiesce.pause()`: a pause that never settles must not hang the snapshot. */
+export const DEFAULT_QUIESCE_TIMEOUT_MS = 30_000;
 
 function abortError(signal: AbortSignal): SnapshotAbortedError {
   return signal.reason instanceof SnapshotAbortedError
@@ -63,23 +74,83 @@ function abortError(signal: AbortSignal): SnapshotAbortedError {
     : new SnapshotAbortedError(signal.reason);
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
+/**
+ * Waits for the application's `quiesce.pause()`, but no longer than the abort signal or `timeoutMs`.
+ * A pause that settles after we gave up is answered with `resume()`: its writers are not left paused.
+ */
+function pauseWithin(quiesce: Quiesce, signal: AbortSignal | undefined, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let done = false;
+    const settle = (fn: () => void): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = (): void => settle(() => reject(abortError(signal!)));
+    const timer = setTimeout(() => settle(() => reject(new QuiesceTimeoutError(timeoutMs))), timeoutMs);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve()
+      .then(() => quiesce.pause())
+      .then(
+        () => {
+          if (done)
+            void Promise.resolve()
+              .then(() => quiesce.resume())
+              .catch(() => {});
+          else settle(resolve);
+        },
+        (error: unknown) => settle(() => reject(error)),
+      );
   });
+}
+
+/** A sink wrapped by {@link gateSink}, with what its gate saw. */
+interface GatedSink {
+  readonly sink: Sink;
+  /** Whether the real `close()` (the commit) has started. */
+  committed(): boolean;
+  /** What `beforeCommit` threw, unwrapped from the writer's SinkError. */
+  readonly hookFailure: { error?: unknown };
+}
+
+/**
+ * The sink as the writer sees it: once the snapshot is aborted no further byte goes out, and `close()`
+ * (fsync, rename: the commit) starts only after `beforeCommit` succeeded and no abort has arrived.
+ */
+function gateSink(
+  sink: Sink,
+  signal: AbortSignal | undefined,
+  beforeCommit: (() => void | Promise<void>) | undefined,
+): GatedSink {
+  let committed = false;
+  const hookFailure: { error?: unknown } = {};
+  return {
+    committed: () => committed,
+    hookFailure,
+    sink: {
+      write(chunk) {
+        if (signal?.aborted) return Promise.reject(abortError(signal));
+        return sink.write(chunk);
+      },
+      async close() {
+        try {
+          await beforeCommit?.();
+        } catch (error) {
+          hookFailure.error = error;
+          throw error;
+        }
+        if (signal?.aborted) throw abortError(signal);
+        committed = true;
+        return sink.close();
+      },
+      abort(reason) {
+        return sink.abort(reason);
+      },
+    },
+  };
 }
 
 /**
@@ -92,9 +163,10 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
   const { source, sink, limiter, signal } = options;
   const clock = source.clock;
   let forwardSinkWrites = false;
+  const gate = gateSink(sink, signal, options.beforeCommit);
   const writer = createSnapshotWriter({
     regions: source.regions,
-    sink,
+    sink: gate.sink,
     clock,
     compression: options.compression ?? 'none',
     ...(options.batchBytes === undefined ? {} : { batchBytes: options.batchBytes }),
@@ -114,7 +186,7 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
     // Without quiesce the loop serves faults while the backend is still protecting (in chunks).
     let starting: Promise<void> | undefined;
     if (options.quiesce) {
-      await options.quiesce.pause();
+      await pauseWithin(options.quiesce, signal, options.quiesceTimeoutMs ?? DEFAULT_QUIESCE_TIMEOUT_MS);
       try {
         protectStartNs = clock.now();
         await source.start();
@@ -145,7 +217,8 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
       serveFaultsWhileDraining: options.serveFaultsWhileDraining,
       startedAt: protectStartNs,
     });
-    const summary = await raceAbort(writer.finish(), signal);
+    // Not raced with the signal: the gate decides, before the rename, whether the abort still wins.
+    const summary = await writer.finish();
     const finishedNs = clock.now();
     await source.stop();
     return buildReport({
@@ -168,7 +241,10 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
     // Release the writers first: they may be blocked on pages the loop will never save now.
     await source.stop().catch(() => {});
     await writer.abort(error).catch(() => {});
-    if (signal?.aborted) throw error instanceof SnapshotAbortedError ? error : abortError(signal);
+    if ('error' in gate.hookFailure) throw gate.hookFailure.error;
+    // An abort wins only before the commit; after it the output exists and the failure is the truth.
+    if (signal?.aborted && !gate.committed())
+      throw error instanceof SnapshotAbortedError ? error : abortError(signal);
     throw error;
   }
 }

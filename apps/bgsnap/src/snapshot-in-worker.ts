@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { BadInputError, SnapshotAbortedError } from './errors.js';
+import { BadInputError, QuiesceTimeoutError, SnapshotAbortedError } from './errors.js';
 import type { SnapshotReport } from './report/report.js';
 import type { SnapshotProgress } from './save-loop/types.js';
 import type { Quiesce } from './snapshot-core.js';
@@ -9,10 +9,14 @@ import type { MainToWorker, SerializedError, SnapshotWorkerData, WorkerToMain } 
 const WORKER_URL = new URL('./snapshot-worker.js', import.meta.url);
 
 /** What {@link runSnapshotInWorker} needs: the worker's data plus the live callbacks that stay here. */
-export interface InWorkerOptions extends Omit<SnapshotWorkerData, 'quiesce' | 'progress'> {
+export interface InWorkerOptions
+  extends Omit<SnapshotWorkerData, 'quiesce' | 'progress' | 'commitHook' | 'quiesceTimeoutMs'> {
   signal?: AbortSignal | undefined;
   onProgress?: ((progress: SnapshotProgress) => void) | undefined;
   quiesce?: Quiesce | undefined;
+  quiesceTimeoutMs?: number | undefined;
+  /** Runs here when the worker is about to commit the output; throwing discards it. */
+  beforeCommit?: (() => void | Promise<void>) | undefined;
 }
 
 function rebuildError(e: SerializedError, aborted: boolean): Error {
@@ -22,7 +26,11 @@ function rebuildError(e: SerializedError, aborted: boolean): Error {
     return error;
   }
   const error =
-    e.name === 'BadInputError' && e.option ? new BadInputError(e.option, '') : new Error(e.message);
+    e.name === 'BadInputError' && e.option
+      ? new BadInputError(e.option, '')
+      : e.name === 'QuiesceTimeoutError'
+        ? new QuiesceTimeoutError(Number(/within (\d+) ms/.exec(e.message)?.[1] ?? 0))
+        : new Error(e.message);
   error.name = e.name;
   error.message = e.message;
   if (e.stack) error.stack = e.stack;
@@ -37,21 +45,27 @@ function rebuildError(e: SerializedError, aborted: boolean): Error {
  * (this one included) may write while it runs.
  */
 export function runSnapshotInWorker(options: InWorkerOptions): Promise<SnapshotReport> {
-  const { signal, onProgress, quiesce, ...rest } = options;
+  const { signal, onProgress, quiesce, beforeCommit, quiesceTimeoutMs, ...rest } = options;
   if (signal?.aborted) return Promise.reject(new SnapshotAbortedError(signal.reason));
   const workerData: SnapshotWorkerData = {
     ...rest,
     quiesce: quiesce !== undefined,
+    quiesceTimeoutMs,
     progress: onProgress !== undefined,
+    commitHook: beforeCommit !== undefined,
   };
   const worker = new Worker(WORKER_URL, { workerData });
   return new Promise<SnapshotReport>((resolve, reject) => {
     let settled = false;
-    const send = (m: MainToWorker): void => worker.postMessage(m);
-    const onAbort = (): void => {
-      const reason = signal?.reason;
-      send({ type: 'abort', reason: reason instanceof Error ? reason.message : String(reason ?? 'aborted') });
+    // An error of a callback of the caller's (onProgress, beforeCommit): the worker is told to abort,
+    // and the snapshot rejects with this error rather than crashing the host process.
+    let callbackError: { error: unknown } | undefined;
+    const send = (m: MainToWorker): void => {
+      if (!settled) worker.postMessage(m);
     };
+    const abortWorker = (reason: unknown): void =>
+      send({ type: 'abort', reason: reason instanceof Error ? reason.message : String(reason ?? 'aborted') });
+    const onAbort = (): void => abortWorker(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (fn: () => void): void => {
       if (settled) return;
@@ -64,15 +78,42 @@ export function runSnapshotInWorker(options: InWorkerOptions): Promise<SnapshotR
     worker.on('message', (m: WorkerToMain) => {
       switch (m.type) {
         case 'progress':
-          onProgress?.(m.progress);
+          if (callbackError) break;
+          try {
+            onProgress?.(m.progress);
+          } catch (error) {
+            callbackError = { error };
+            abortWorker(error);
+          }
           break;
         case 'pause':
           Promise.resolve()
             .then(() => quiesce?.pause())
             .then(
-              () => send({ type: 'paused' }),
+              () => {
+                // The worker gave up on this pause (abort, deadline) and is gone: resume it here.
+                if (settled)
+                  void Promise.resolve()
+                    .then(() => quiesce?.resume())
+                    .catch(() => {});
+                else send({ type: 'paused' });
+              },
               (e: unknown) =>
                 send({ type: 'pause-failed', message: e instanceof Error ? e.message : String(e) }),
+            );
+          break;
+        case 'commit-request':
+          Promise.resolve()
+            .then(() => beforeCommit?.())
+            .then(
+              () => send({ type: 'commit-ok' }),
+              (error: unknown) => {
+                callbackError ??= { error };
+                send({
+                  type: 'commit-failed',
+                  message: error instanceof Error ? error.message : String(error),
+                });
+              },
             );
           break;
         case 'resume':
@@ -84,7 +125,7 @@ export function runSnapshotInWorker(options: InWorkerOptions): Promise<SnapshotR
           finish(() => resolve(m.report));
           break;
         case 'error':
-          finish(() => reject(rebuildError(m.error, m.aborted)));
+          finish(() => reject(callbackError ? callbackError.error : rebuildError(m.error, m.aborted)));
           break;
       }
     });

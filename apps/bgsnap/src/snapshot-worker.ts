@@ -19,11 +19,14 @@ const data = workerData as SnapshotWorkerData;
 const post = (m: WorkerToMain): void => port.postMessage(m);
 const controller = new AbortController();
 let pauseWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+let commitWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
 
 port.on('message', (m: MainToWorker) => {
   if (m.type === 'abort') controller.abort(m.reason);
   else if (m.type === 'paused') pauseWaiter?.resolve();
   else if (m.type === 'pause-failed') pauseWaiter?.reject(new Error(`quiesce.pause() failed: ${m.message}`));
+  else if (m.type === 'commit-ok') commitWaiter?.resolve();
+  else if (m.type === 'commit-failed') commitWaiter?.reject(new Error(m.message));
 });
 
 async function main(): Promise<void> {
@@ -45,6 +48,16 @@ async function main(): Promise<void> {
       output: data.output,
       thread: 'worker',
       signal: controller.signal,
+      quiesceTimeoutMs: data.quiesceTimeoutMs,
+      // The main thread runs its step (writerLatency) and answers; an abort sent before the answer
+      // arrives first (one port, in order), so the gate sees it.
+      beforeCommit: data.commitHook
+        ? () =>
+            new Promise<void>((resolve, reject) => {
+              commitWaiter = { resolve, reject };
+              post({ type: 'commit-request' });
+            })
+        : undefined,
       onProgress: data.progress ? (progress) => post({ type: 'progress', progress }) : undefined,
       quiesce: data.quiesce
         ? {

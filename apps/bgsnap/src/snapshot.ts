@@ -46,14 +46,20 @@ export interface SnapshotOptions extends SnapshotTuning {
   /** Pauses your writers around write-protection so the image is a strict point in time. */
   quiesce?: Quiesce;
   /**
+   * Longest wait for `quiesce.pause()`, ms (default 30 s). Past it, or on abort, the snapshot rejects
+   * (`QuiesceTimeoutError` / `SnapshotAbortedError`) and a pause that settles later gets its `resume()`.
+   */
+  quiesceTimeoutMs?: number;
+  /**
    * Where the save loop runs. `worker` (default with `memory`) or `current` (required with `source`, a
    * live `Sink` or a policy object). With native memory in plain mode, `current` is only safe when this
    * thread never writes the tracked memory while the snapshot runs — see the README's deadlock rule.
    */
   thread?: 'worker' | 'current';
   /**
-   * Write latencies as your writers measured them, collected after the save loop ends (e.g. from your
-   * writer threads); they appear in the report as `latency.writer`.
+   * Write latencies as your writers measured them, collected after the save loop ends and before the
+   * output is committed (e.g. from your writer threads); they appear in the report as
+   * `latency.writer`. If it throws, the snapshot rejects with that error and no output is kept.
    */
   writerLatency?: () => LatencyHistogram | undefined | Promise<LatencyHistogram | undefined>;
   /** Backend name for the report when `source` is given (default `custom`, or `sim`/`uffd` by class). */
@@ -103,7 +109,22 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
   if (thread !== 'worker' && thread !== 'current') {
     throw new BadInputError('thread', `must be 'worker' or 'current', got ${JSON.stringify(thread)}`);
   }
+  const quiesceTimeoutMs = options.quiesceTimeoutMs;
+  if (quiesceTimeoutMs !== undefined && !(Number.isFinite(quiesceTimeoutMs) && quiesceTimeoutMs > 0)) {
+    throw new BadInputError(
+      'quiesceTimeoutMs',
+      `must be a positive number of ms, got ${String(quiesceTimeoutMs)}`,
+    );
+  }
   const output = describeTarget(options.to);
+  // Collected before the commit, so a throwing callback discards the output instead of leaving it.
+  let writerHistogram: LatencyHistogram | undefined;
+  const getWriterLatency = options.writerLatency;
+  const beforeCommit = getWriterLatency
+    ? async (): Promise<void> => {
+        writerHistogram = await getWriterLatency();
+      }
+    : undefined;
   let report: SnapshotReport;
   if (thread === 'worker') {
     if (!memory) throw liveOnly('`source`');
@@ -131,6 +152,8 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       signal: options.signal,
       onProgress: options.onProgress,
       quiesce: options.quiesce,
+      quiesceTimeoutMs,
+      beforeCommit,
     });
   } else {
     const limiter =
@@ -160,6 +183,8 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       signal: options.signal,
       onProgress: options.onProgress,
       quiesce: options.quiesce,
+      quiesceTimeoutMs,
+      beforeCommit,
       compression: options.compression,
       batchPages: options.batchPages,
       quietBatchPages: options.quietBatchPages,
@@ -170,10 +195,9 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       serveFaultsWhileDraining: options.serveFaultsWhileDraining,
     });
   }
-  const writerLatency = await options.writerLatency?.();
-  if (writerLatency && writerLatency.totalCount > 0) {
-    report.latency.writer = summarizeLatency(writerLatency);
-    report.histograms.writer = encodeHistogram(writerLatency);
+  if (writerHistogram && writerHistogram.totalCount > 0) {
+    report.latency.writer = summarizeLatency(writerHistogram);
+    report.histograms.writer = encodeHistogram(writerHistogram);
   }
   return report;
 }

@@ -16,7 +16,11 @@ export interface SnapshotWorkerData {
   output: string;
   tuning: SnapshotTuning;
   quiesce: boolean;
+  /** Deadline of the quiesce pause, ms (undefined: the default). */
+  quiesceTimeoutMs: number | undefined;
   progress: boolean;
+  /** Whether the main thread has a `beforeCommit` step: the worker then asks before closing the sink. */
+  commitHook: boolean;
 }
 
 /** An error flattened for postMessage; the main thread rebuilds the right class from `name`. */
@@ -33,6 +37,7 @@ export type WorkerToMain =
   | { type: 'progress'; progress: SnapshotProgress }
   | { type: 'pause' }
   | { type: 'resume' }
+  | { type: 'commit-request' }
   | { type: 'done'; report: SnapshotReport }
   | { type: 'error'; error: SerializedError; aborted: boolean };
 
@@ -40,6 +45,8 @@ export type WorkerToMain =
 export type MainToWorker =
   | { type: 'paused' }
   | { type: 'pause-failed'; message: string }
+  | { type: 'commit-ok' }
+  | { type: 'commit-failed'; message: string }
   | { type: 'abort'; reason: string };
 
 /** Flattens any thrown value. */

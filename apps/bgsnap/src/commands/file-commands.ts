@@ -1,7 +1,10 @@
 import { inspectSnapshot, restoreSnapshotToFile, verifySnapshot } from '@bgsnap/stream-writer';
 import type { Command } from 'commander';
 import { formatSize } from '../report/format-report.js';
-import { checkInputFile, checkOutputPath, EXIT } from './shared.js';
+import { terminalText } from '../report/terminal-text.js';
+import { testPause } from './interrupt.js';
+import { checkOutputTarget, stageWithInterrupt } from './output-target.js';
+import { checkInputFile, EXIT } from './shared.js';
 
 type StreamReport = Awaited<ReturnType<typeof verifySnapshot>>;
 
@@ -26,17 +29,17 @@ function toJson(report: StreamReport): unknown {
 }
 
 function describe(report: StreamReport, path: string): string {
-  const lines = [`${path}: ${report.ok ? 'valid, complete snapshot' : 'INVALID'}`];
-  if (report.error) lines.push(`  error: ${report.error.message}`);
+  const lines = [`${terminalText(path)}: ${report.ok ? 'valid, complete snapshot' : 'INVALID'}`];
+  if (report.error) lines.push(`  error: ${terminalText(report.error.message)}`);
   const h = report.header;
   if (h) {
     lines.push(
-      `  format v${h.version}, written by ${h.writerId || '(unknown)'} at ${new Date(Number(h.createdAtNs / 1_000_000n)).toISOString()}`,
+      `  format v${h.version}, written by ${h.writerId ? terminalText(h.writerId) : '(unknown)'} at ${new Date(Number(h.createdAtNs / 1_000_000n)).toISOString()}`,
     );
   }
   for (const r of report.regions) {
     lines.push(
-      `  region ${r.name}: ${r.pageCount} pages of ${r.pageSize} B (${formatSize(r.pageCount * r.pageSize)}); ` +
+      `  region ${terminalText(r.name)}: ${r.pageCount} pages of ${r.pageSize} B (${formatSize(r.pageCount * r.pageSize)}); ` +
         `${r.pagesSeen} seen, ${r.zeroPages} zero, ${r.compressedPages} compressed, ${formatSize(r.storedBytes)} stored in ${r.records} records`,
     );
   }
@@ -96,14 +99,34 @@ export function registerFileCommands(
       'Restore a snapshot into a raw image file (regions one after another). Exit 1 if the snapshot is invalid.',
     )
     .argument('<file>', 'snapshot file')
-    .requiredOption('--out <image>', 'raw image file to write (created 0600; nothing is left on failure)')
-    .option('--force', 'overwrite an existing image file')
+    .requiredOption(
+      '--out <image>',
+      'raw image file to write (created 0600; nothing is left on failure or interruption). An existing file is replaced only with --force; devices, FIFOs and folders are refused (the image is written at offsets)',
+    )
+    .option('--force', 'replace an existing regular image file')
     .option('--json', 'print the result as JSON')
     .action((file: string, opts: { out: string; force?: boolean; json?: boolean }) =>
       run(async () => {
         const path = checkInputFile('<file>', file);
-        const out = checkOutputPath('--out', opts.out, { overwrite: opts.force === true });
-        const image = await restoreSnapshotToFile(path, out);
+        const checked = checkOutputTarget('--out', opts.out, {
+          force: opts.force === true,
+          allowSpecial: false,
+        });
+        const out = checked.path;
+        // Nothing to release: the first signal removes what is staged and exits 130 at once.
+        const { interrupt, staged } = stageWithInterrupt(checked, 'image', { immediate: true });
+        let image: Awaited<ReturnType<typeof restoreSnapshotToFile>>;
+        try {
+          await testPause('restore');
+          image = await restoreSnapshotToFile(path, staged.path);
+          await testPause('restore-commit');
+          interrupt.beginCommit();
+          await staged.commit();
+          interrupt.endCommit(EXIT.ok);
+        } finally {
+          staged.discard();
+          interrupt.dispose();
+        }
         const result = {
           ok: true,
           image: out,
@@ -113,7 +136,7 @@ export function registerFileCommands(
         process.stdout.write(
           opts.json
             ? `${JSON.stringify(result, null, 2)}\n`
-            : `restored ${formatSize(image.bytes)} into ${out}\n${result.regions.map((r) => `  region ${r.name} at offset ${r.offset}`).join('\n')}\n`,
+            : `restored ${formatSize(image.bytes)} into ${terminalText(out)}\n${result.regions.map((r) => `  region ${terminalText(r.name)} at offset ${r.offset}`).join('\n')}\n`,
         );
         return EXIT.ok;
       }),

@@ -1,20 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { compareSnapshot } from '@bgsnap/stream-writer';
 import type { Command } from 'commander';
 import { resolveLimiter } from '../limiter-spec.js';
 import { formatDuration, formatReport } from '../report/format-report.js';
 import type { SnapshotReport } from '../report/report.js';
+import { terminalText } from '../report/terminal-text.js';
 import type { LatencyHistogram } from '../save-loop/latency-histogram.js';
 import { snapshot } from '../snapshot.js';
 import { allocateReference, copyMemory, fillMemory } from '../workload/fill.js';
 import { WriterPool } from '../workload/writer-pool.js';
 import { WRITE_PATTERNS, type WritePattern } from '../workload/writer-protocol.js';
+import { testPause } from './interrupt.js';
+import { commitVerified, stageWithInterrupt } from './output-target.js';
 import {
   createProgressDisplay,
   EXIT,
-  interruptSignal,
   parseChoice,
   parseInteger,
   parsePerSecond,
@@ -107,14 +106,20 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
     return runSimCommand(sim);
   }
   await resolveLimiter(options.limiter); // bad specs fail before anything is allocated
-  const tempDir = options.out === undefined ? mkdtempSync(join(tmpdir(), 'bgsnap-run-')) : undefined;
-  const out = options.out ?? join(tempDir!, 'run.bgsnap');
-  const interrupt = interruptSignal();
+  const { interrupt, staged } = stageWithInterrupt(options.out, 'run.bgsnap');
   const progress = createProgressDisplay({ quiet: options.quiet });
-  const memory = uffd.TrackedMemory.allocate(options.size);
+  let memory: ReturnType<typeof uffd.TrackedMemory.allocate>;
+  try {
+    memory = uffd.TrackedMemory.allocate(options.size);
+  } catch (error) {
+    staged.discard();
+    interrupt.dispose();
+    throw error;
+  }
   let pool: WriterPool | undefined;
   let poolResult: { writes: number; latency: LatencyHistogram } | undefined;
   try {
+    await testPause('start', interrupt.signal);
     fillMemory(memory, options.seed);
     const referenceBuffer = allocateReference(memory);
     if (options.writers > 0) {
@@ -133,7 +138,7 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
     let referenceCopyNs = 0;
     const report: SnapshotReport & { workload?: RunWorkload } = await snapshot({
       memory,
-      to: out,
+      to: staged.path,
       limiter: options.limiter,
       mode: options.mode,
       compression: options.compression,
@@ -161,6 +166,7 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
         },
       },
       writerLatency: async () => {
+        await testPause('finish', interrupt.signal);
         pool?.record(false);
         poolResult = await pool?.stop();
         pool = undefined;
@@ -168,6 +174,7 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
       },
     });
     progress.stop();
+    report.output = `file:${staged.target}`;
     report.workload = {
       writers: options.writers,
       ratePerWriter: options.rate,
@@ -176,7 +183,8 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
       writersPausedNs,
       referenceCopyNs,
     };
-    const cmp = await compareSnapshot(out, [reference!], { maxMismatches: 10 });
+    await testPause('verify', interrupt.signal);
+    const cmp = await compareSnapshot(staged.path, [reference!], { maxMismatches: 10 });
     report.verification = {
       ok: cmp.ok,
       method: 'page by page against a copy taken at snapshot start',
@@ -186,6 +194,11 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
         ? { detail: `first: ${cmp.mismatches.map((m) => `region ${m.region} page ${m.page}`).join(', ')}` }
         : {}),
     };
+    await commitVerified(staged, interrupt, {
+      verified: report.verification.ok,
+      keepTemporary: options.out === undefined && options.keep,
+    });
+    const out = staged.target;
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ ...report, histograms: undefined }, null, 2)}\n`);
     } else {
@@ -194,15 +207,17 @@ export async function runRunCommand(options: RunCommandOptions): Promise<number>
         `  workload      ${options.writers} writer(s), ${options.pattern}, ${options.rate || 'unpaced'} writes/s each; ${report.workload.writes} writes; ` +
           `paused ${formatDuration(writersPausedNs)} around protect (of which ${formatDuration(referenceCopyNs)} reference copy)\n`,
       );
-      if (options.out !== undefined || options.keep) process.stdout.write(`  snapshot kept at ${out}\n`);
+      if (!report.verification.ok) process.stdout.write('  verification failed: nothing was kept\n');
+      else if (options.out !== undefined || options.keep)
+        process.stdout.write(`  snapshot kept at ${terminalText(out)}\n`);
     }
     return report.verification.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.stop();
-    interrupt.dispose();
     if (pool) await pool.kill().catch(() => {});
     memory.release();
-    if (tempDir && !options.keep) rmSync(tempDir, { recursive: true, force: true });
+    staged.discard();
+    interrupt.dispose();
   }
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseBytes } from '@bgsnap/rate-limiter';
 import cliProgress from 'cli-progress';
@@ -14,7 +14,7 @@ export const EXIT = {
   failed: 1,
   /** Bad input or usage: nothing was written. */
   usage: 2,
-  /** Interrupted (SIGINT): memory released, no output kept. */
+  /** Interrupted (SIGINT, SIGTERM, SIGHUP): memory released, nothing new under the output name. */
   interrupted: 130,
 } as const;
 
@@ -66,6 +66,7 @@ export function parseChoice<T extends string>(option: string, text: string, choi
 }
 
 /**
+ * Used by `bgsnap bench` for its results folder (snapshot outputs use checkOutputTarget).
  * Checks that `path` can be created: its folder exists and accepts a new file (probed by creating and
  * removing one, which also catches read-only mounts and root-owned folders), and `path` is not a folder.
  */
@@ -92,11 +93,22 @@ export function checkOutputPath(option: string, path: string, { overwrite = true
   return full;
 }
 
-/** Checks that an input file exists and is a file. */
+/** Checks that an input file exists, is a regular file and can be opened for reading (exit 2 if not). */
 export function checkInputFile(option: string, path: string): string {
   const full = resolve(path);
-  if (!existsSync(full)) throw new BadInputError(option, `${full} does not exist`);
-  if (!statSync(full).isFile()) throw new BadInputError(option, `${full} is not a file`);
+  let fd: number;
+  try {
+    fd = openSync(full, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'it does not exist' : (code ?? (error as Error).message);
+    throw new BadInputError(option, `cannot read ${full}: ${why}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new BadInputError(option, `cannot read ${full}: not a regular file`);
+  } finally {
+    closeSync(fd);
+  }
   return full;
 }
 
@@ -160,32 +172,5 @@ export function createProgressDisplay(options: {
       );
     },
     stop() {},
-  };
-}
-
-/**
- * An AbortSignal that fires on the first SIGINT/SIGTERM; a second one exits at once with code 130.
- * Call `dispose()` when done.
- */
-export function interruptSignal(): { signal: AbortSignal; dispose(): void; interrupted(): boolean } {
-  const controller = new AbortController();
-  let count = 0;
-  const handler = (sig: NodeJS.Signals): void => {
-    count++;
-    if (count > 1) process.exit(EXIT.interrupted);
-    process.stderr.write(
-      `\nbgsnap: ${sig} received, cancelling (memory is released, no output is kept)...\n`,
-    );
-    controller.abort(new Error(`interrupted by ${sig}`));
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    signal: controller.signal,
-    interrupted: () => count > 0,
-    dispose() {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
   };
 }

@@ -23,18 +23,20 @@ import {
 import { runSaveLoop } from '../save-loop/save-loop.js';
 import type { SnapshotProgress } from '../save-loop/types.js';
 import { snapshot } from '../snapshot.js';
+import { commitVerified, type StagedOutput, stageWithInterrupt } from './output-target.js';
 import {
   createProgressDisplay,
   EXIT,
-  interruptSignal,
   parseChoice,
   parseInteger,
   parsePerSecond,
   parseSize,
 } from './shared.js';
+import { interruptSignal } from './interrupt.js';
 import { CheckedStream } from './sim-checked-stream.js';
 import {
   addSnapshotOptions,
+  checkUniqueKeys,
   parseSnapshotOptions,
   type RawSnapshotOptions,
   type SnapshotCliOptions,
@@ -78,6 +80,7 @@ export function parseSinkProfileOption(text: string): SimSinkOptions | 'none' {
     if (p.startsWith('random:')) return `stall=${p}`;
     return p;
   });
+  checkUniqueKeys('--sink-profile', items);
   try {
     return parseSinkProfile(items.join(','));
   } catch (error) {
@@ -329,18 +332,18 @@ function checkDetail(r: { mismatchCount: number; missingCount: number; duplicate
 /** `--out FILE`: the full stream, encoded and written (after a free-space check), then read back and checked. */
 async function runToFile(
   options: SimCommandOptions,
-  out: string,
+  staged: StagedOutput,
   sim: SimFaultSource,
   signal: AbortSignal,
   onProgress: (p: SnapshotProgress) => void,
   writerLatency: LatencyHistogram,
 ): Promise<SimOutcome> {
-  checkFreeSpace(out, projectedStreamBytes(sim, options.compression));
+  checkFreeSpace(staged.target, projectedStreamBytes(sim, options.compression));
   const simulated = createSimSink(sim, options.sinkProfile === 'none' ? {} : options.sinkProfile);
   const report = await snapshot({
     source: sim,
     backendName: 'sim',
-    to: teeSink(simulated, fileSink(out)),
+    to: teeSink(simulated, fileSink(staged.path)),
     limiter: await resolveLimiter(options.limiter),
     compression: options.compression,
     batchPages: options.batchPages,
@@ -350,8 +353,8 @@ async function runToFile(
     onProgress,
     writerLatency: () => writerLatency,
   });
-  report.output = `sim-sink(${options.sinkProfileText}) + file:${out}`;
-  return { report, check: await checkAgainstOracle(out, sim) };
+  report.output = `sim-sink(${options.sinkProfileText}) + file:${staged.target}`;
+  return { report, check: await checkAgainstOracle(staged.path, sim) };
 }
 
 /** `bgsnap sim`: a snapshot of simulated memory in virtual time, verified against the oracle. */
@@ -371,14 +374,18 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
     },
     { onFaultResolved: (f) => recordLatency(writerLatency, f.latencyNs) },
   );
-  const interrupt = interruptSignal();
+  // Without --out nothing is written, so there is nothing to stage: only the signals to handle.
+  const { interrupt, staged } =
+    options.out === undefined
+      ? { interrupt: interruptSignal(), staged: undefined }
+      : stageWithInterrupt(options.out, 'sim.bgsnap');
   const progress = createProgressDisplay({ quiet: options.quiet });
   const onProgress = (p: SnapshotProgress): void => progress.update(p);
   try {
     const { report, check } =
-      options.out === undefined
+      staged === undefined
         ? await runChecked(options, sim, interrupt.signal, onProgress, writerLatency)
-        : await runToFile(options, options.out, sim, interrupt.signal, onProgress, writerLatency);
+        : await runToFile(options, staged, sim, interrupt.signal, onProgress, writerLatency);
     progress.stop();
     report.verification = {
       ok: check.ok,
@@ -389,15 +396,22 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
       mismatchedPages: check.mismatchedPages,
       ...(check.detail ? { detail: check.detail } : {}),
     };
-    printSimReport(options, sim, report);
+    if (staged !== undefined) await commitVerified(staged, interrupt, { verified: check.ok, keepTemporary: false });
+    printSimReport(options, sim, report, check.ok ? staged?.target : undefined);
     return check.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.stop();
     interrupt.dispose();
+    staged?.discard();
   }
 }
 
-function printSimReport(options: SimCommandOptions, sim: SimFaultSource, report: SnapshotReport): void {
+function printSimReport(
+  options: SimCommandOptions,
+  sim: SimFaultSource,
+  report: SnapshotReport,
+  kept: string | undefined,
+): void {
   const stats = sim.stats;
   const simulation = {
     cpus: options.cpus,
@@ -417,7 +431,7 @@ function printSimReport(options: SimCommandOptions, sim: SimFaultSource, report:
   process.stdout.write(
     `  simulation    ${options.cpus} virtual CPU(s), ${options.pattern}, ${options.rate} writes/s each; ${stats.writes} writes, ${stats.faults} faults (times are virtual)\n`,
   );
-  if (options.out !== undefined) process.stdout.write(`  snapshot kept at ${options.out}\n`);
+  if (kept !== undefined) process.stdout.write(`  snapshot kept at ${kept}\n`);
 }
 
 /** Registers `bgsnap sim`. */

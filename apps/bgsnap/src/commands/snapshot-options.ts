@@ -2,11 +2,13 @@ import type { SnapshotCompression } from '@bgsnap/stream-writer';
 import type { Command } from 'commander';
 import { BadInputError } from '../errors.js';
 import { DEFAULT_LIMITER, KNOWN_LIMITERS } from '../limiter-spec.js';
-import { checkOutputPath, parseChoice, parseInteger } from './shared.js';
+import { type CheckedOutput, checkOutputTarget } from './output-target.js';
+import { parseChoice, parseInteger } from './shared.js';
 
 /** Raw (string) options every snapshotting command takes. */
 export interface RawSnapshotOptions {
   out?: string;
+  force?: boolean;
   limiter: string;
   mode: string;
   compression: string;
@@ -19,7 +21,8 @@ export interface RawSnapshotOptions {
 
 /** The same, validated. */
 export interface SnapshotCliOptions {
-  out: string | undefined;
+  /** The checked `--out` target (undefined: a temporary file). */
+  out: CheckedOutput | undefined;
   limiter: string;
   mode: 'plain' | 'copy-on-fault';
   compression: SnapshotCompression;
@@ -33,7 +36,11 @@ export interface SnapshotCliOptions {
 /** Adds the shared snapshot options to a command. */
 export function addSnapshotOptions(cmd: Command): Command {
   return cmd
-    .option('--out <path>', 'snapshot file to write (default: a file in a new temporary folder)')
+    .option(
+      '--out <path>',
+      'snapshot file to write (default: a file in a new temporary folder). An existing file is replaced only with --force; a device or FIFO is written into, never replaced; a folder is refused',
+    )
+    .option('--force', 'replace an existing regular file at --out')
     .option(
       '--limiter <spec>',
       `rate-limiting policy: ${KNOWN_LIMITERS.join(' | ')}, with options as name:key=value,... (e.g. threshold:latency=2ms), or the path of a module exporting a policy`,
@@ -68,7 +75,10 @@ function parseCompression(text: string): SnapshotCompression {
 /** Validates the shared snapshot options (the output folder is probed, nothing is left behind). */
 export function parseSnapshotOptions(raw: RawSnapshotOptions): SnapshotCliOptions {
   return {
-    out: raw.out === undefined ? undefined : checkOutputPath('--out', raw.out),
+    out:
+      raw.out === undefined
+        ? undefined
+        : checkOutputTarget('--out', raw.out, { force: raw.force === true, allowSpecial: true }),
     limiter: raw.limiter,
     mode: parseChoice('--mode', raw.mode, ['plain', 'copy-on-fault'] as const),
     compression: parseCompression(raw.compression),
@@ -78,4 +88,18 @@ export function parseSnapshotOptions(raw: RawSnapshotOptions): SnapshotCliOption
     quiet: raw.progress === false,
     serveFaultsWhileDraining: raw.serveFaultsWhileDraining === true,
   };
+}
+
+/**
+ * Rejects a `key=value,...` profile that names a key twice (`bandwidth=1MB/s,bandwidth=2GB/s`): which
+ * one would win is a guess, so it is bad input (exit 2) naming the key.
+ */
+export function checkUniqueKeys(option: string, items: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const item of items.flatMap((i) => i.split(','))) {
+    const key = item.split('=')[0]!.trim();
+    if (key === '') continue;
+    if (seen.has(key)) throw new BadInputError(option, `'${key}' is given more than once`);
+    seen.add(key);
+  }
 }

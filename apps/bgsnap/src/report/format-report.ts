@@ -1,5 +1,6 @@
 import type { LatencySummary } from '../save-loop/latency-histogram.js';
 import type { SnapshotReport } from './report.js';
+import { terminalText } from './terminal-text.js';
 
 /** `1234567` ns → `1.23 ms`, with units from ns to s. */
 export function formatDuration(ns: number): string {
@@ -37,8 +38,8 @@ function latencyRow(label: string, s: LatencySummary): string {
 export function formatReport(report: SnapshotReport): string {
   const p = report.pages;
   const lines = [
-    `bgsnap snapshot: ${report.backend} (${report.mode}), limiter ${report.limiter}, save loop on the ${report.thread} thread`,
-    `  output        ${report.output}`,
+    `bgsnap snapshot: ${terminalText(report.backend)} (${report.mode}), limiter ${terminalText(report.limiter)}, save loop on the ${report.thread} thread`,
+    `  output        ${terminalText(report.output)}`,
     `  duration      ${formatDuration(report.durationNs)} (protect ${formatDuration(report.protectNs)}, save ${formatDuration(report.saveNs)}, finish ${formatDuration(report.finishNs)})`,
     `  memory        ${formatSize(report.bytes.total)} in ${p.total} pages → ${formatSize(report.bytes.stream)} stream`,
     `  pages         ${p.faulted} faulted, ${p.scanned} scanned, ${p.zero} zero, ${p.duplicateFaults} duplicate fault events skipped` +
@@ -59,7 +60,7 @@ export function formatReport(report: SnapshotReport): string {
     const v = report.verification;
     lines.push(
       '',
-      `  verification  ${v.ok ? 'OK' : 'FAILED'} (${v.method}${v.mismatchedPages ? `, ${v.mismatchedPages} page(s) differ` : ''})${v.detail ? `: ${v.detail}` : ''}`,
+      `  verification  ${v.ok ? 'OK' : 'FAILED'} (${v.method}${v.mismatchedPages ? `, ${v.mismatchedPages} page(s) differ` : ''})${v.detail ? `: ${terminalText(v.detail)}` : ''}`,
     );
   }
   return lines.join('\n');
