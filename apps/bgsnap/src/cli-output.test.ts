@@ -32,6 +32,8 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const SIM = ['sim', '--size', '1MiB', '--no-progress'];
+/** A command whose default output is a temporary file (sim, and run on the simulator, write none). */
+const RUN_TO_TMP = ['run', '--backend', 'uffd', '--size', '1MiB', '--writers', '1', '--no-progress'];
 const isRoot = process.getuid?.() === 0;
 const uffdAvailable = await import('@bgsnap/fault-source-uffd')
   .then((m) => m.probeUffd().available)
@@ -209,7 +211,7 @@ describe.skipIf(!cliBuilt)('exit codes and messages as documented', () => {
   it('an unusable TMPDIR → exit 2 naming the folder', async () => {
     const notAFolder = join(dir, 'tmp-is-a-file');
     writeFileSync(notAFolder, '');
-    const r = await runCli(SIM, { env: { TMPDIR: notAFolder } });
+    const r = await runCli(RUN_TO_TMP, { env: { TMPDIR: notAFolder } });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`cannot create a temporary folder in ${notAFolder}`);
   });
@@ -218,7 +220,7 @@ describe.skipIf(!cliBuilt)('exit codes and messages as documented', () => {
     const ro = join(dir, 'read-only-tmp');
     mkdirSync(ro, { mode: 0o555 });
     chmodSync(ro, 0o555);
-    const r = await runCli(SIM, { env: { TMPDIR: ro }, uid: 65534, gid: 65534 });
+    const r = await runCli(RUN_TO_TMP, { env: { TMPDIR: ro }, uid: 65534, gid: 65534 });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(`cannot create a temporary folder in ${ro}: EACCES`);
   });
