@@ -11,6 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { probeUffd } from '@bgsnap/fault-source-uffd';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.mjs');
@@ -32,7 +33,8 @@ const stateIn = (line: string): State => {
 const saved = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('snapshot '));
 const loaded = (stdout: string) => stdout.split('\n').find((l) => l.startsWith('loaded ')) ?? '';
 
-describe('persist-state', () => {
+// The programs allocate TrackedMemory: without userfaultfd there is nothing to run.
+describe.skipIf(!probeUffd().available)('persist-state (needs userfaultfd)', () => {
   const file = join(dir, 'state.bgsnap');
 
   it('loads, at the next start, exactly the store as it was when the last snapshot started', () => {
