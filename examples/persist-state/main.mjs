@@ -50,22 +50,23 @@ if (existsSync(args.file)) {
   try {
     // Before any writer starts. Succeeds only once the whole file, trailer and CRC chain, checked out.
     await loadSnapshot({ from: args.file, memory });
+    if (!store.header().initialized) throw new Error('it is a snapshot, but not of a persist-state store');
   } catch (error) {
     console.error(`persist-state: cannot load ${args.file}: ${error.message}`);
     console.error('persist-state: not starting, the file is left as it is; move it away to start empty');
     memory.release();
     process.exit(1);
   }
-  if (!store.header.initialized) throw new Error(`${args.file} does not hold a store`);
-  const keys = [...store.entries()].length;
-  console.log(`loaded ${args.file}: ${keys} keys ${opsList(store.header.writers)}${digest()}`);
+  const entries = [...store.entries()];
+  const [key, value] = entries[0] ?? [];
+  console.log(`loaded ${args.file}: ${entries.length} keys ${opsList(store.header().writers)}${digest()}`);
+  if (key) console.log(`  e.g. ${key} = ${value}`);
 } else {
   store.format(args.writers);
-  console.log(
-    `new store in ${args.file}: ${store.header.writers} writers, ${store.header.slotsPerWriter} slots each`,
-  );
+  const { writers, slotsPerWriter } = store.header();
+  console.log(`new store in ${args.file}: ${writers} writers, ${slotsPerWriter} slots each`);
 }
-const writers = store.header.writers;
+const { writers } = store.header();
 
 // control[0]: the command to the writers; control[1]: how many of them are paused.
 const control = new Int32Array(new SharedArrayBuffer(8));

@@ -11,7 +11,8 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { probeUffd } from '@bgsnap/fault-source-uffd';
+import { probeUffd, TrackedMemory } from '@bgsnap/fault-source-uffd';
+import { snapshot } from 'bgsnap';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.mjs');
@@ -88,6 +89,21 @@ describe.skipIf(!probeUffd().available)('persist-state (needs userfaultfd)', () 
       expect(readFileSync(bad).equals(before)).toBe(true);
     },
   );
+
+  it('refuses a valid snapshot of something else than a store: exit 1', async () => {
+    const other = join(dir, 'other.bgsnap');
+    const memory = TrackedMemory.allocate(16 << 20);
+    try {
+      memory.block(0).fill(0xab);
+      await snapshot({ memory, to: other });
+    } finally {
+      memory.release();
+    }
+    const result = run(other);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('cannot load');
+    expect(result.stderr).toContain('not of a persist-state store');
+  });
 
   it('refuses bad options with exit 2, naming the option', () => {
     const result = run(file, '--size', '8MB');

@@ -25,17 +25,12 @@ export function openStore(memory) {
   const bytes = memory.block(0);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ops = new Float64Array(bytes.buffer, bytes.byteOffset + 64, 64);
-  const header = {
-    get initialized() {
-      return decoder.decode(bytes.subarray(0, 8)) === MAGIC;
-    },
-    get writers() {
-      return view.getUint32(8, true);
-    },
-    get slotsPerWriter() {
-      return view.getUint32(12, true);
-    },
-  };
+  /** What the header says: read afresh, since loading a snapshot or `format()` changes it. */
+  const header = () => ({
+    initialized: decoder.decode(bytes.subarray(0, 8)) === MAGIC,
+    writers: view.getUint32(8, true),
+    slotsPerWriter: view.getUint32(12, true),
+  });
 
   /** Lays out an empty store for `writers` partitions (memory fresh from allocate: all zeros). */
   function format(writers) {
@@ -47,7 +42,7 @@ export function openStore(memory) {
 
   /** Finds the slot of `key` in `writer`'s partition, or the empty slot where it would go. */
   function slotOf(writer, key) {
-    const { slotsPerWriter } = header;
+    const { slotsPerWriter } = header();
     for (let probe = 0, i = hash(key) % slotsPerWriter; probe < slotsPerWriter; probe++) {
       const at = HEADER_BYTES + (writer * slotsPerWriter + i) * SLOT_BYTES;
       const length = view.getUint32(at, true);
@@ -83,7 +78,8 @@ export function openStore(memory) {
     },
     /** Every key and value, partition by partition. */
     *entries() {
-      const slots = header.writers * header.slotsPerWriter;
+      const { writers, slotsPerWriter } = header();
+      const slots = writers * slotsPerWriter;
       for (let at = HEADER_BYTES; at < HEADER_BYTES + slots * SLOT_BYTES; at += SLOT_BYTES) {
         const length = view.getUint32(at, true);
         if (length === 0) continue;

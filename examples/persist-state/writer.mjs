@@ -12,7 +12,7 @@ export const STOP = 2;
 if (parentPort) {
   const { handle, control, writer } = workerData; // control: [command, writers paused]
   const store = openStore(TrackedMemory.attach(handle));
-  const keys = Math.floor(store.header.slotsPerWriter / 2); // half full at most: probing stays short
+  const keys = Math.floor(store.header().slotsPerWriter / 2); // half full at most: probing stays short
   parentPort.postMessage('ready');
   for (let i = store.opsOf(writer); ; ) {
     const command = Atomics.load(control, 0);
