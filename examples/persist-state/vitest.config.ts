@@ -1,0 +1,6 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  // forks: the programs under test use the native addon and worker threads.
+  test: { name: 'example-persist-state', include: ['*.test.ts'], pool: 'forks', testTimeout: 60_000 },
+});
