@@ -1,25 +1,23 @@
+import { formatBytes, formatDuration, formatRate } from '@bgsnap/units';
+
 /** Formats ns for tables: `812 ns`, `41.2 µs`, `4.37 ms`, `1.25 s`; `–` for missing values. */
 export function fmtNs(ns: number | undefined): string {
   if (ns === undefined || !Number.isFinite(ns)) return '–';
-  if (ns < 1e3) return `${Math.round(ns)} ns`;
-  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} µs`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
-  return `${(ns / 1e9).toFixed(2)} s`;
+  // Three significant digits below a second: two decimals under 10 of a unit, one above.
+  const scaled = ns >= 1e6 ? ns / 1e6 : ns / 1e3;
+  return formatDuration(ns, { precision: ns < 1e9 && scaled >= 10 ? 1 : 2 });
 }
 
 /** Formats bytes/s as MiB/s or GiB/s. */
 export function fmtRate(bytesPerSec: number): string {
   if (!Number.isFinite(bytesPerSec)) return '–';
-  if (bytesPerSec >= 2 ** 30) return `${(bytesPerSec / 2 ** 30).toFixed(2)} GiB/s`;
-  return `${(bytesPerSec / 2 ** 20).toFixed(0)} MiB/s`;
+  return formatRate(bytesPerSec, { precision: bytesPerSec >= 2 ** 30 ? 2 : 0 });
 }
 
-/** Formats a size: `1 GiB`, `64 GiB`, `256 MiB`. */
+/** Formats a size without trailing zeros: `1 GiB`, `64 GiB`, `3.5 MiB`, `512 B`. */
 export function fmtSize(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${+(bytes / 2 ** 30).toFixed(2)} GiB`;
-  if (bytes >= 2 ** 20) return `${+(bytes / 2 ** 20).toFixed(1)} MiB`;
-  if (bytes >= 2 ** 10) return `${+(bytes / 2 ** 10).toFixed(1)} KiB`;
-  return `${bytes} B`;
+  const text = formatBytes(bytes, { precision: bytes >= 2 ** 30 ? 2 : 1 });
+  return text.replace(/(\.\d*?)0+(?= )/, '$1').replace('. ', ' ');
 }
 
 /** Renders a markdown table (pipes in cells escaped). */

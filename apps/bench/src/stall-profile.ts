@@ -1,5 +1,5 @@
 import type { SimSinkOptions } from '@bgsnap/fault-source-sim';
-import { formatBytes, formatNs, parseDuration, parseRate } from '@bgsnap/rate-limiter';
+import { formatDuration, formatRate, parseDuration, parseRate } from '@bgsnap/units';
 import { BadInputError } from 'bgsnap';
 
 /**
@@ -39,8 +39,8 @@ export function parseStallProfile(text: string, option = '--profiles'): StallPro
     let stallNs: number;
     let everyNs: number;
     try {
-      stallNs = parseDuration(stall, 'bench', 'stall');
-      everyNs = parseDuration(every, 'bench', 'period');
+      stallNs = parseDuration(stall, { what: 'stall' });
+      everyNs = parseDuration(every, { what: 'period' });
     } catch (error) {
       return fail((error as Error).message);
     }
@@ -52,7 +52,7 @@ export function parseStallProfile(text: string, option = '--profiles'): StallPro
   if (t.startsWith('slow:')) {
     let bytesPerSecond: number;
     try {
-      bytesPerSecond = parseRate(t.slice('slow:'.length), 'bench', 'rate');
+      bytesPerSecond = parseRate(t.slice('slow:'.length), { what: 'rate' });
     } catch (error) {
       return fail((error as Error).message);
     }
@@ -69,9 +69,9 @@ export function profileLabel(profile: StallProfile): string {
     case 'none':
       return 'none';
     case 'periodic':
-      return `stall ${formatNs(profile.stallNs)}/${formatNs(profile.everyNs)}`;
+      return `stall ${formatDuration(profile.stallNs)}/${formatDuration(profile.everyNs)}`;
     case 'slow':
-      return `slow ${formatBytes(profile.bytesPerSecond)}/s`;
+      return `slow ${formatRate(profile.bytesPerSecond)}`;
   }
 }
 

@@ -1,3 +1,4 @@
+import { parseRate, parseSize, parseDuration as parseUnitsDuration, UnitParseError } from '@bgsnap/units';
 import { SimConfigError } from './config.js';
 import { Prng, subSeed } from './prng.js';
 import type { SimFaultSource } from './sim-fault-source.js';
@@ -225,34 +226,29 @@ export function createSimSink(sim: SimFaultSource, options?: SimSinkOptions): Si
   return new SimSink(sim, options);
 }
 
-const TIME_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 };
-const BYTE_UNITS: Record<string, number> = {
-  B: 1,
-  KB: 1e3,
-  MB: 1e6,
-  GB: 1e9,
-  KiB: 1024,
-  MiB: 1024 ** 2,
-  GiB: 1024 ** 3,
-};
-
-function parseDuration(text: string, what: string, problems: string[]): number {
-  const m = /^([0-9]*\.?[0-9]+)(ns|us|µs|ms|s)$/.exec(text.trim());
-  if (!m) {
-    problems.push(`${what}: expected a duration like 50ms, 20us or 1s, got '${text}'`);
+/**
+ * Runs a `@bgsnap/units` parser; on a units error records its message as a problem (so one
+ * SimConfigError lists them all) and yields 0.
+ */
+function collect(problems: string[], parse: () => number): number {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof UnitParseError)) throw error;
+    problems.push(error.message);
     return 0;
   }
-  return Number(m[1]) * (TIME_UNITS[m[2] as string] as number);
 }
 
 /**
  * Parses a compact sink profile, for command lines: comma-separated `key=value` items.
  *
- * - `bandwidth=500MB/s` (units B, KB, MB, GB, KiB, MiB, GiB per second)
- * - `latency=20us` (ns, us, µs, ms, s)
+ * - `bandwidth=500MB/s`: any `@bgsnap/units` rate (`100M/s`, `100MiB/s`, `1GB/s`, `100M`; `K`/`M`/`G`
+ *   are 1024-based, `KB`/`MB`/`GB` 1000-based, the `/s` is optional), as `--limiter` rates are read
+ * - `latency=20us`: any `@bgsnap/units` duration (`ns`, `us`/`µs`, `ms`, `s`, `m`; a bare number is ns)
  * - `stall=none` | `stall=50ms/250ms` (periodic: 50 ms every 250 ms) | `stall=random:20ms/1s[:seed]`
  *   (random: mean stall 20 ms, mean gap 1 s)
- * - `fail-after=1GB`
+ * - `fail-after=1GB`: any `@bgsnap/units` size
  *
  * `none` alone, or an empty string, is the default sink.
  * @throws SimConfigError listing every problem found.
@@ -265,14 +261,8 @@ export function parseSinkProfile(spec: string): SimSinkOptions {
     stall?: SinkStall;
     failAfterBytes?: number;
   } = {};
-  const parseBytes = (text: string, what: string): number => {
-    const m = /^([0-9]*\.?[0-9]+)(B|KB|MB|GB|KiB|MiB|GiB)$/.exec(text.trim());
-    if (!m) {
-      problems.push(`${what}: expected a size like 500MB or 1GiB, got '${text}'`);
-      return 0;
-    }
-    return Number(m[1]) * (BYTE_UNITS[m[2] as string] as number);
-  };
+  const parseDuration = (text: string, what: string): number =>
+    collect(problems, () => parseUnitsDuration(text, { what }));
   const trimmed = spec.trim();
   if (trimmed !== '' && trimmed !== 'none') {
     for (const item of trimmed.split(',')) {
@@ -280,17 +270,14 @@ export function parseSinkProfile(spec: string): SimSinkOptions {
       const key = (eq < 0 ? item : item.slice(0, eq)).trim();
       const value = eq < 0 ? '' : item.slice(eq + 1).trim();
       switch (key) {
-        case 'bandwidth': {
-          const v = value.endsWith('/s') ? value.slice(0, -2) : '';
-          if (v === '') problems.push(`bandwidth: expected a rate like 500MB/s, got '${value}'`);
-          else out.bandwidth = parseBytes(v, 'bandwidth');
+        case 'bandwidth':
+          out.bandwidth = collect(problems, () => parseRate(value, { what: 'bandwidth' }));
           break;
-        }
         case 'latency':
-          out.writeLatencyNs = parseDuration(value, 'latency', problems);
+          out.writeLatencyNs = parseDuration(value, 'latency');
           break;
         case 'fail-after':
-          out.failAfterBytes = parseBytes(value, 'fail-after');
+          out.failAfterBytes = collect(problems, () => parseSize(value, { what: 'fail-after' }));
           break;
         case 'stall': {
           if (value === 'none') {
@@ -299,8 +286,8 @@ export function parseSinkProfile(spec: string): SimSinkOptions {
             const [stall, interval, seed] = value.slice('random:'.length).split(/[/:]/);
             const r: { kind: 'random'; meanStallNs: number; meanIntervalNs: number; seed?: number } = {
               kind: 'random',
-              meanStallNs: parseDuration(stall ?? '', 'stall (random mean stall)', problems),
-              meanIntervalNs: parseDuration(interval ?? '', 'stall (random mean gap)', problems),
+              meanStallNs: parseDuration(stall ?? '', 'stall (random mean stall)'),
+              meanIntervalNs: parseDuration(interval ?? '', 'stall (random mean gap)'),
             };
             if (seed !== undefined) {
               if (/^[0-9]+$/.test(seed)) r.seed = Number(seed);
@@ -316,8 +303,8 @@ export function parseSinkProfile(spec: string): SimSinkOptions {
             } else {
               out.stall = {
                 kind: 'periodic',
-                stallNs: parseDuration(stall ?? '', 'stall', problems),
-                everyNs: parseDuration(every, 'stall period', problems),
+                stallNs: parseDuration(stall ?? '', 'stall'),
+                everyNs: parseDuration(every, 'stall period'),
               };
             }
           }

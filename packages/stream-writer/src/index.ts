@@ -27,6 +27,7 @@ export type { ByteSource, SnapshotSource } from './reader/byte-source.js';
 export {
   type HeaderEvent,
   type PagesEvent,
+  type PagesEventBase,
   type ReadSnapshotOptions,
   readSnapshot,
   type SnapshotEvent,

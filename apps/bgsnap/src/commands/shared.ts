@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseBytes } from '@bgsnap/rate-limiter';
+import { formatBytes, parseCountRate, parseSize as parseUnitsSize, UnitParseError } from '@bgsnap/units';
 import cliProgress from 'cli-progress';
 import { BadInputError } from '../errors.js';
 import { formatSize } from '../report/format-report.js';
@@ -18,21 +18,27 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** Parses a size such as `64MiB`, `1GiB` or `4096` (bytes), within `[min, max]` and a multiple of `multiple`. */
+/**
+ * Parses a size with `@bgsnap/units`' grammar (`64MiB`, `64M`, `1GiB`, `1TiB`, `1GB`, `4096` bytes)
+ * within `[min, max]` and a multiple of `multiple`.
+ * @throws BadInputError naming `option`, with the units error's words.
+ */
 export function parseSize(option: string, text: string, min: number, max: number, multiple = 1): number {
-  let bytes: number;
-  try {
-    bytes = parseBytes(text, 'bgsnap', option);
-  } catch {
-    throw new BadInputError(option, `expected a size such as 64MiB, 1GiB or 4096, got '${text}'`);
-  }
-  if (!Number.isSafeInteger(bytes) || bytes < min || bytes > max || bytes % multiple !== 0) {
-    throw new BadInputError(
-      option,
-      `must be ${multiple > 1 ? `a multiple of ${formatSize(multiple)} ` : ''}from ${formatSize(min)} to ${formatSize(max)}, got '${text}'`,
-    );
+  const bytes = asBadInput(option, () => parseUnitsSize(text, { what: option, min, max }));
+  if (bytes % multiple !== 0) {
+    throw new BadInputError(option, `must be a multiple of ${formatBytes(multiple)}, got '${text}'`);
   }
   return bytes;
+}
+
+/** Runs a `@bgsnap/units` parser, turning its typed error into a BadInputError for `option` (exit 2). */
+function asBadInput<T>(option: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof UnitParseError)) throw error;
+    throw new BadInputError(option, `expected ${error.expected}, got '${error.input}'`);
+  }
 }
 
 /** Parses an integer in `[min, max]`. */
@@ -44,17 +50,13 @@ export function parseInteger(option: string, text: string, min: number, max: num
   return n;
 }
 
-/** Parses a count per second such as `20000`, `20k` or `1.5M` (an optional `/s`). */
+/**
+ * Parses a count per second with `@bgsnap/units`' grammar (`20000`, `20k`, `1.5M`, `20k/s`; `k`, `M`,
+ * `G` are 1000-based) within `[0, max]`, rounded to a whole count.
+ * @throws BadInputError naming `option`.
+ */
 export function parsePerSecond(option: string, text: string, max: number): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*(?:\/s)?\s*$/.exec(text);
-  const n = m ? Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1e3 : 1e6) : Number.NaN;
-  if (!Number.isFinite(n) || n < 0 || n > max) {
-    throw new BadInputError(
-      option,
-      `must be a rate from 0 to ${max} per second such as 20000, 20k or 1.5M, got '${text}'`,
-    );
-  }
-  return Math.round(n);
+  return Math.round(asBadInput(option, () => parseCountRate(text, { what: option, max })));
 }
 
 /** Checks a choice. */

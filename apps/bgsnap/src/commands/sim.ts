@@ -23,6 +23,7 @@ import {
 import { runSaveLoop } from '../save-loop/save-loop.js';
 import type { SnapshotProgress } from '../save-loop/types.js';
 import { snapshot } from '../snapshot.js';
+import { interruptSignal } from './interrupt.js';
 import { commitVerified, type StagedOutput, stageWithInterrupt } from './output-target.js';
 import {
   createProgressDisplay,
@@ -32,7 +33,6 @@ import {
   parsePerSecond,
   parseSize,
 } from './shared.js';
-import { interruptSignal } from './interrupt.js';
 import { CheckedStream } from './sim-checked-stream.js';
 import {
   addSnapshotOptions,
@@ -76,7 +76,7 @@ export function parseSinkProfileOption(text: string): SimSinkOptions | 'none' {
   const items = text.split('+').map((part) => {
     const p = part.trim();
     if (p.startsWith('periodic:')) return `stall=${p.slice('periodic:'.length)}`;
-    if (p.startsWith('slow:')) return `bandwidth=${/\/s$/.test(p) ? p.slice(5) : `${p.slice(5)}/s`}`;
+    if (p.startsWith('slow:')) return `bandwidth=${p.slice('slow:'.length)}`;
     if (p.startsWith('random:')) return `stall=${p}`;
     return p;
   });
@@ -91,15 +91,6 @@ export function parseSinkProfileOption(text: string): SimSinkOptions | 'none' {
   }
 }
 
-/**
- * `1TiB` as `1024GiB`: the shared size parser stops at GiB, and the simulator's sizes are where TiB is
- * the natural unit. Anything else passes through unchanged.
- */
-function tebibytesAsGibibytes(text: string): string {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*TiB\s*$/i.exec(text);
-  return m ? `${Number(m[1]) * 1024}GiB` : text;
-}
-
 /** Validates every option before anything is written. */
 export function parseSimOptions(raw: RawSimOptions): SimCommandOptions {
   const snapshotOptions = parseSnapshotOptions(raw);
@@ -111,7 +102,7 @@ export function parseSimOptions(raw: RawSimOptions): SimCommandOptions {
   }
   return {
     ...snapshotOptions,
-    size: parseSize('--size', tebibytesAsGibibytes(raw.size), 4096, 2 ** 44, 4096),
+    size: parseSize('--size', raw.size, 4096, 2 ** 44, 4096),
     cpus: parseInteger('--cpus', raw.cpus, 0, 1024),
     rate: parsePerSecond('--rate', raw.rate, 1e9),
     pattern: parseChoice('--pattern', raw.pattern, SIM_PATTERNS),
@@ -396,7 +387,8 @@ export async function runSimCommand(options: SimCommandOptions): Promise<number>
       mismatchedPages: check.mismatchedPages,
       ...(check.detail ? { detail: check.detail } : {}),
     };
-    if (staged !== undefined) await commitVerified(staged, interrupt, { verified: check.ok, keepTemporary: false });
+    if (staged !== undefined)
+      await commitVerified(staged, interrupt, { verified: check.ok, keepTemporary: false });
     printSimReport(options, sim, report, check.ok ? staged?.target : undefined);
     return check.ok ? EXIT.ok : EXIT.failed;
   } finally {

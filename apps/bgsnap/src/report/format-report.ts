@@ -1,25 +1,19 @@
+import { formatBytes, formatDuration as formatUnitsDuration } from '@bgsnap/units';
 import type { LatencySummary } from '../save-loop/latency-histogram.js';
 import type { SnapshotReport } from './report.js';
 import { terminalText } from './terminal-text.js';
 
-/** `1234567` ns → `1.23 ms`, with units from ns to s. */
+/**
+ * Nanoseconds for people, rounded: `1234567` → `1.23 ms`, `812` → `812 ns` (`@bgsnap/units`'
+ * `formatDuration` with two decimals).
+ */
 export function formatDuration(ns: number): string {
-  if (ns < 1e3) return `${Math.round(ns)} ns`;
-  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} µs`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
-  return `${(ns / 1e9).toFixed(2)} s`;
+  return formatUnitsDuration(ns, { precision: 2 });
 }
 
-/** Binary units: `1073741824` → `1.00 GiB`. */
+/** Bytes for people with binary units, rounded: `1073741824` → `1.00 GiB` (`@bgsnap/units`' `formatBytes`). */
 export function formatSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(2)} ${units[i]}`;
+  return formatBytes(bytes, { precision: 2 });
 }
 
 const MEASURE_LABELS: Array<[keyof SnapshotReport['latency'], string]> = [

@@ -51,7 +51,8 @@ export interface HeaderEvent {
  * A run of pages `[first, first + count)` of `region`: either zero pages (`zero: true`, no `data`) or
  * their contents (`data`, count × pageSize bytes, already decompressed and checksum-verified).
  */
-export interface PagesEvent {
+/** What every pages record says, zero or not; see {@link PagesEvent}. */
+export interface PagesEventBase {
   /** Discriminant. */
   readonly type: 'pages';
   /** Stream offset of the record. */
@@ -62,19 +63,22 @@ export interface PagesEvent {
   readonly first: number;
   /** Number of pages, ≥ 1. */
   readonly count: number;
-  /** True for zero pages (no data in the stream; they restore as zeros). */
-  readonly zero: boolean;
   /** True if the data was stored zstd-compressed. */
   readonly compressed: boolean;
   /** Payload bytes the record occupied in the stream (0 for zero pages). */
   readonly storedBytes: number;
-  /**
-   * The pages' contents, count × pageSize bytes; undefined for zero pages. Never reused by the reader,
-   * but it may be a view into a larger read buffer (4 MiB for files) or into the caller's Uint8Array
-   * source: `slice()` it to keep many small runs without keeping their buffers alive.
-   */
-  readonly data: Uint8Array | undefined;
 }
+
+/**
+ * A run of pages. Discriminated by `zero`: zero pages carry no data (they restore as zeros); other
+ * pages carry `data`, count × pageSize bytes, so `ev.zero ? … : ev.data` needs no check. `data` is
+ * never reused by the reader, but it may be a view into a larger read buffer (4 MiB for files) or into
+ * the caller's Uint8Array source: `slice()` it to keep many small runs without keeping their buffers
+ * alive.
+ */
+export type PagesEvent =
+  | (PagesEventBase & { readonly zero: true; readonly data: undefined })
+  | (PagesEventBase & { readonly zero: false; readonly data: Uint8Array });
 
 /** The stream's trailer: the last event, only after everything was verified. */
 export interface TrailerEvent {
@@ -352,7 +356,17 @@ export async function* readEvents(
         intervals: seen.intervalCount(),
         decodeBytes: compressed ? rawBytes : 0,
       });
-      yield { type: 'pages', offset: at, region, first, count, zero, compressed, storedBytes: stored, data };
+      const base = {
+        type: 'pages',
+        offset: at,
+        region,
+        first,
+        count,
+        compressed,
+        storedBytes: stored,
+      } as const;
+      // A data record always decoded to bytes above; only zero records have none.
+      yield data === undefined ? { ...base, zero: true, data } : { ...base, zero: false, data };
     }
   } finally {
     await bytes.close();
