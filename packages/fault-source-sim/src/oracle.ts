@@ -50,6 +50,7 @@ export class SnapshotChecker {
   private readonly views = new DataViewCache();
   /** Scratch for the start versions of the pages `checkIdentities` is given. */
   private expected = new Int32Array(64);
+  private zeros = new Uint8Array(64);
 
   constructor(private readonly sim: SimFaultSource) {
     this.regions = sim.regions;
@@ -102,7 +103,13 @@ export class SnapshotChecker {
     // Words are compared as int32: the tag word is above 2^31, and uint32 values that large are boxed
     // (a heap number per data page) where int32 ones stay in registers.
     const tag = MAGIC | (region & 0xffff) | 0;
+    const flags = zero ?? this.zeroScratch(count);
+    // The high word of the page index, per page only where a run crosses a multiple of 2^32.
+    const hiFirst = Math.floor(first / 4294967296) | 0;
+    const sameHi = Math.floor((first + count - 1) / 4294967296) === hiFirst;
     let ok = true;
+    let checked = 0;
+    let duplicates = 0;
     for (let i = 0, o = data.byteOffset; i < count; i++, o += size) {
       const page = first + i;
       const w0 = view.getInt32(o, true);
@@ -111,22 +118,33 @@ export class SnapshotChecker {
       const w3 = view.getInt32(o + 12, true);
       const expected = versions[i] as number;
       const blank = (w0 | w1 | w2 | w3) === 0;
-      if (zero) zero[i] = blank ? 1 : 0;
+      flags[i] = blank ? 1 : 0;
       // The common case allocates nothing: only a mismatch decodes the identity for the report.
       const match =
         expected === 0
           ? blank
-          : w2 === expected && w3 === tag && w0 === (page | 0) && w1 === ((page / 4294967296) | 0);
+          : w2 === expected &&
+            w3 === tag &&
+            w0 === (page | 0) &&
+            w1 === (sameHi ? hiFirst : Math.floor(page / 4294967296) | 0);
       if (match) {
         // markSeen, inlined
         const bit = 1 << (page & 31);
         const word = seen[page >>> 5] as number;
-        if (word & bit) this.duplicateCount++;
+        if (word & bit) duplicates++;
         seen[page >>> 5] = word | bit;
-        this.checked++;
+        checked++;
       } else ok = this.record(region, page, headerIdentity(w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0)) && ok;
     }
+    this.checked += checked;
+    this.duplicateCount += duplicates;
     return ok;
+  }
+
+  /** Zero flags for a caller that did not ask for them. */
+  private zeroScratch(count: number): Uint8Array {
+    if (this.zeros.length < count) this.zeros = new Uint8Array(Math.max(count, 2 * this.zeros.length));
+    return this.zeros;
   }
 
   private assertPage(region: number, page: number): RegionInfo {
