@@ -7,7 +7,17 @@ import { discardSink, fdSink, fileSink, type Sink, tcpSink } from '@bgsnap/strea
 export type SinkSpec =
   | { kind: 'file'; path: string; mode?: number }
   | { kind: 'fd'; fd: number }
-  | { kind: 'tcp'; host: string; port: number }
+  | {
+      kind: 'tcp';
+      host: string;
+      port: number;
+      /**
+       * A write the receiver does not take for this long fails the snapshot with a `SinkStalledError`
+       * naming `tcp host:port`, ms. Default 30 000 (the TCP sink's); 0 waits forever (an abort still
+       * ends it).
+       */
+      stallTimeoutMs?: number;
+    }
   | { kind: 'discard' };
 
 /** Where a snapshot goes: a file path, a {@link SinkSpec}, or a live {@link Sink} (current thread only). */
@@ -45,7 +55,11 @@ export function openSink(spec: SinkSpec): Sink {
     case 'fd':
       return fdSink(spec.fd);
     case 'tcp':
-      return tcpSink({ host: spec.host, port: spec.port });
+      return tcpSink(
+        spec.stallTimeoutMs === undefined
+          ? { host: spec.host, port: spec.port }
+          : { host: spec.host, port: spec.port, stallTimeoutMs: spec.stallTimeoutMs },
+      );
     case 'discard':
       return discardSink();
   }

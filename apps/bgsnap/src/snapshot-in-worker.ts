@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { SinkStalledError } from '@bgsnap/stream-writer';
 import { BadInputError, QuiesceTimeoutError, SnapshotAbortedError } from './errors.js';
 import type { SnapshotReport } from './report/report.js';
 import type { SnapshotProgress } from './save-loop/types.js';
@@ -25,12 +26,18 @@ function rebuildError(e: SerializedError, aborted: boolean): Error {
     error.message = e.message;
     return error;
   }
-  const error =
+  const error: Error =
     e.name === 'BadInputError' && e.option
       ? new BadInputError(e.option, '')
       : e.name === 'QuiesceTimeoutError'
         ? new QuiesceTimeoutError(Number(/within (\d+) ms/.exec(e.message)?.[1] ?? 0))
-        : new Error(e.message);
+        : e.name === 'SinkStalledError' && e.sink?.peer !== undefined && e.sink.timeoutMs !== undefined
+          ? new SinkStalledError(
+              e.sink.peer,
+              e.sink.timeoutMs,
+              e.sink.operation as 'open' | 'write' | 'close',
+            )
+          : new Error(e.message);
   error.name = e.name;
   error.message = e.message;
   if (e.stack) error.stack = e.stack;

@@ -30,6 +30,8 @@ export interface SerializedError {
   stack?: string | undefined;
   option?: string | undefined;
   code?: string | undefined;
+  /** A sink error's operation, and a stall's peer and deadline (`SinkStalledError`), to rebuild it. */
+  sink?: { operation: string; peer?: string | undefined; timeoutMs?: number | undefined } | undefined;
 }
 
 /** Worker → main. */
@@ -52,8 +54,23 @@ export type MainToWorker =
 /** Flattens any thrown value. */
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
-    const e = error as Error & { option?: unknown; code?: unknown };
+    const e = error as Error & {
+      option?: unknown;
+      code?: unknown;
+      operation?: unknown;
+      peer?: unknown;
+      timeoutMs?: unknown;
+    };
+    const sink =
+      typeof e.operation === 'string'
+        ? {
+            operation: e.operation,
+            peer: typeof e.peer === 'string' ? e.peer : undefined,
+            timeoutMs: typeof e.timeoutMs === 'number' ? e.timeoutMs : undefined,
+          }
+        : undefined;
     return {
+      sink,
       name: e.name,
       message: e.message,
       stack: e.stack,

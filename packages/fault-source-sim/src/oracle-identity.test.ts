@@ -60,6 +60,24 @@ describe('SnapshotChecker.checkIdentities', () => {
     }
   });
 
+  it('catches a page read() hands out after a write landed on it, right after that read()', async () => {
+    // read() and the checker share the run's start versions: what read() wrote (a later version) must
+    // still be compared with the version at start().
+    const sim = await startedSim(64, 11);
+    let page = 0;
+    while (sim.startVersion(0, page) === 0) page++;
+    sim.release(0, page, 1);
+    await sim.injectWrite(0, page);
+    const checker = createSnapshotChecker(sim);
+    expect(checker.checkIdentities(0, page, sim.read(0, page, 2))).toBe(false);
+    expect(checker.result().mismatches[0]).toMatchObject({
+      region: 0,
+      page,
+      expectedVersion: sim.startVersion(0, page),
+      found: { version: sim.startVersion(0, page) + 1 },
+    });
+  });
+
   it('counts duplicates and missing pages like check()', async () => {
     const sim = await startedSim(8, 3);
     const checker = createSnapshotChecker(sim);

@@ -48,6 +48,9 @@ export class SnapshotChecker {
   private readonly mismatches: PageMismatch[] = [];
   private readonly regions: readonly RegionInfo[];
   private readonly views = new DataViewCache();
+  /** Scratch for the start versions of the pages `checkIdentities` is given. */
+  private expected = new Int32Array(64);
+  private zeros = new Uint8Array(64);
 
   constructor(private readonly sim: SimFaultSource) {
     this.regions = sim.regions;
@@ -78,37 +81,70 @@ export class SnapshotChecker {
    * Page bodies are not read — the simulator never writes them — so this costs O(1) per page and is
    * meant for pages straight from the simulator's `read()` or fault contents, as they are saved. A
    * page saved at the wrong version, from the wrong place or with a foreign header is a mismatch.
-   * Use {@link SnapshotChecker.check} for bytes read back from a stream.
-   * @throws RangeError when the pages are out of range or `data` is not whole pages.
+   * Use {@link SnapshotChecker.check} for bytes read back from a stream. With `zero`, sets `zero[i]`
+   * to 1 when page i's header is all zero (a zero page, as the stream writer sees it), else 0, so a
+   * caller that accounts zero pages need not read the pages again.
+   * @throws RangeError when the pages are out of range, `data` is not whole pages or `zero` is short.
    */
-  checkIdentities(region: number, first: number, data: Uint8Array): boolean {
+  checkIdentities(region: number, first: number, data: Uint8Array, zero?: Uint8Array): boolean {
     const r = this.assertPage(region, first);
     const size = r.pageSize;
     const count = data.length / size;
     if (!Number.isInteger(count) || first + count > r.pageCount) {
       throw new RangeError(`${data.length} bytes from page ${first} are not whole pages of region ${region}`);
     }
+    if (zero && zero.length < count) throw new RangeError(`zero flags hold ${zero.length} of ${count} pages`);
     const view = this.views.of(data.buffer);
+    if (this.expected.length < count)
+      this.expected = new Int32Array(Math.max(count, 2 * this.expected.length));
+    const versions = this.expected;
+    this.sim.startVersionsInto(region, first, count, versions);
+    const seen = this.seen[region] as Uint32Array;
     // Words are compared as int32: the tag word is above 2^31, and uint32 values that large are boxed
     // (a heap number per data page) where int32 ones stay in registers.
     const tag = MAGIC | (region & 0xffff) | 0;
+    const flags = zero ?? this.zeroScratch(count);
+    // The high word of the page index, per page only where a run crosses a multiple of 2^32.
+    const hiFirst = Math.floor(first / 4294967296) | 0;
+    const sameHi = Math.floor((first + count - 1) / 4294967296) === hiFirst;
     let ok = true;
+    let checked = 0;
+    let duplicates = 0;
     for (let i = 0, o = data.byteOffset; i < count; i++, o += size) {
       const page = first + i;
       const w0 = view.getInt32(o, true);
       const w1 = view.getInt32(o + 4, true);
       const w2 = view.getInt32(o + 8, true);
       const w3 = view.getInt32(o + 12, true);
-      const expected = this.sim.startVersionUnchecked(region, page);
+      const expected = versions[i] as number;
+      const blank = (w0 | w1 | w2 | w3) === 0;
+      flags[i] = blank ? 1 : 0;
       // The common case allocates nothing: only a mismatch decodes the identity for the report.
       const match =
         expected === 0
-          ? (w0 | w1 | w2 | w3) === 0
-          : w2 === expected && w3 === tag && w0 === (page | 0) && w1 === ((page / 4294967296) | 0);
-      if (match) this.markSeen(region, page);
-      else ok = this.record(region, page, headerIdentity(w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0)) && ok;
+          ? blank
+          : w2 === expected &&
+            w3 === tag &&
+            w0 === (page | 0) &&
+            w1 === (sameHi ? hiFirst : Math.floor(page / 4294967296) | 0);
+      if (match) {
+        // markSeen, inlined
+        const bit = 1 << (page & 31);
+        const word = seen[page >>> 5] as number;
+        if (word & bit) duplicates++;
+        seen[page >>> 5] = word | bit;
+        checked++;
+      } else ok = this.record(region, page, headerIdentity(w0 >>> 0, w1 >>> 0, w2 >>> 0, w3 >>> 0)) && ok;
     }
+    this.checked += checked;
+    this.duplicateCount += duplicates;
     return ok;
+  }
+
+  /** Zero flags for a caller that did not ask for them. */
+  private zeroScratch(count: number): Uint8Array {
+    if (this.zeros.length < count) this.zeros = new Uint8Array(Math.max(count, 2 * this.zeros.length));
+    return this.zeros;
   }
 
   private assertPage(region: number, page: number): RegionInfo {

@@ -215,6 +215,10 @@ export class SimFaultSource implements FaultSource {
     one: Uint8Array;
   }[][];
   private readonly readPoolNext: number[];
+  /** Scratch for `read()`'s start versions: `versionsCount` pages from global page `versionsFrom`. */
+  private versions = new Int32Array(64);
+  private versionsFrom = -1;
+  private versionsCount = 0;
 
   private readonly log: FaultLog;
   private s = {
@@ -413,8 +417,12 @@ export class SimFaultSource implements FaultSource {
       const headers = slot.headers;
       const stride = size >>> 2;
       const tag = (MAGIC | (region & 0xffff)) >>> 0;
+      const versions = this.versionScratch(count);
+      this.startVersionsInto(region, first, count, versions);
+      this.versionsFrom = g0;
+      this.versionsCount = count;
       for (let i = 0, o = 0; i < count; i++, o += stride) {
-        const v = this.versionOf(g0 + i);
+        const v = (versions[i] as number) + this.dirtyBit(g0 + i); // read() runs only while tracking
         if (v === 0) {
           if (headers[i] === 1) {
             words[o] = 0;
@@ -511,6 +519,31 @@ export class SimFaultSource implements FaultSource {
   }
 
   /**
+   * {@link SimFaultSource.startVersion} of `count` pages from `first` into `out` (the oracle's and
+   * `read()`'s hot path: one tight loop per run instead of a call and a map check per page). The
+   * caller range-checks. @internal
+   */
+  startVersionsInto(region: number, first: number, count: number, out: Int32Array): void {
+    const g0 = (this.base[region] as number) + first;
+    if (out !== this.versions && g0 === this.versionsFrom && count <= this.versionsCount) {
+      // The oracle checks what read() just returned: its start versions are already computed.
+      out.set(this.versions.subarray(0, count));
+      return;
+    }
+    const seedHash = this.seedHash;
+    const threshold = this.config.initialFill * 4294967296;
+    const extra = this.preStartWrites.size === 0 ? null : this.preStartWrites;
+    for (let i = 0; i < count; i++) {
+      const g = g0 + i;
+      // initialVersion(seedHash, fill, g), inlined: this runs twice for every page of a snapshot.
+      const h = mix32((g >>> 0) ^ seedHash, Math.floor(g / 4294967296));
+      let v = h >= threshold ? 0 : 1 + (mix32(h, 0x7e57) & 0xff);
+      if (extra) v += extra.get(g) ?? 0;
+      out[i] = v;
+    }
+  }
+
+  /**
    * Version of a page now. Writes after `start()` are not counted, only flagged: a page written since
    * its release reads as its start version + 1 whatever the number of writes. Once all 64 pages of its
    * group are released, the flag is kept per group (any write to the group marks all of them). Either
@@ -581,12 +614,23 @@ export class SimFaultSource implements FaultSource {
     return this.preStartWrites.size === 0 ? v : v + (this.preStartWrites.get(g) ?? 0);
   }
 
-  private versionOf(g: number): number {
-    if (this._state === 'ready') return this.startVersionOf(g);
+  /** Whether page `g` was written since its release (tracking only): what `versionOf` adds. */
+  private dirtyBit(g: number): number {
     const q = g >>> GROUP_SHIFT;
     const group = ((this.groupBits[q >>> 4] as number) >>> ((q & 15) << 1)) & 3;
-    const dirty = group === 3 ? 1 : ((this.pageBits[g >>> 4] as number) >>> (((g & 15) << 1) + 1)) & 1;
-    return this.startVersionOf(g) + dirty;
+    return group === 3 ? 1 : ((this.pageBits[g >>> 4] as number) >>> (((g & 15) << 1) + 1)) & 1;
+  }
+
+  /** A reused array for `count` versions. */
+  private versionScratch(count: number): Int32Array {
+    if (this.versions.length < count)
+      this.versions = new Int32Array(Math.max(count, 2 * this.versions.length));
+    return this.versions;
+  }
+
+  private versionOf(g: number): number {
+    if (this._state === 'ready') return this.startVersionOf(g);
+    return this.startVersionOf(g) + this.dirtyBit(g);
   }
 
   /** A write lands on an unprotected page. */

@@ -1,4 +1,4 @@
-import { DataViewCache, type SimFaultSource, type SnapshotChecker } from '@bgsnap/fault-source-sim';
+import type { SimFaultSource, SnapshotChecker } from '@bgsnap/fault-source-sim';
 import { createSnapshotWriter, discardSink, type Sink } from '@bgsnap/stream-writer';
 import type { PageWriter } from '../save-loop/types.js';
 
@@ -62,8 +62,8 @@ export class CheckedStream implements PageWriter {
   private failed = false;
   private drainWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
   private zeros = new Uint8Array(0);
-  /** The simulator hands out views of a few reused buffers: one DataView each, not one per call. */
-  private readonly views = new DataViewCache();
+  /** Which pages of the current `writePages` call are zero pages, as the checker found them. */
+  private zeroFlags = new Uint8Array(64);
   private encoded: number;
   private written = 0;
   private zeroPages = 0;
@@ -104,23 +104,25 @@ export class CheckedStream implements PageWriter {
   /** Checks the pages against the oracle and accounts their records. */
   writePages(region: number, first: number, data: Uint8Array): void {
     if (this.failed) throw this.failure;
-    this.checker.checkIdentities(region, first, data);
     const size = this.pageSizes[region]!;
-    const perRecord = this.perRecord[region]!;
-    const view = this.views.of(data.buffer);
-    const at = data.byteOffset + 12;
     const count = data.byteLength / size;
-    // Runs of zero and data pages become records, as the stream writer splits them. A zero page's
-    // header is all zero (the oracle has just checked the identity, so the header is trusted here).
+    if (this.zeroFlags.length < count)
+      this.zeroFlags = new Uint8Array(Math.max(count, 2 * this.zeroFlags.length));
+    const zero = this.zeroFlags;
+    // The checker reads every page's header anyway: it reports which are zero pages, so the pages are
+    // not read a second time here.
+    this.checker.checkIdentities(region, first, data, zero);
+    const perRecord = this.perRecord[region]!;
+    // Runs of zero and data pages become records, as the stream writer splits them.
     let runStart = 0;
-    let runZero = view.getInt32(at, true) === 0;
+    let runZero = zero[0] === 1;
     for (let i = 1; i <= count; i++) {
-      const zero = i < count && view.getInt32(at + i * size, true) === 0;
-      if (i < count && zero === runZero) continue;
+      const isZero = i < count && zero[i] === 1;
+      if (i < count && isZero === runZero) continue;
       if (runZero) this.encodeZero(i - runStart, perRecord);
       else this.encodeData(i - runStart, perRecord, size);
       runStart = i;
-      runZero = zero;
+      runZero = isZero;
     }
   }
 
