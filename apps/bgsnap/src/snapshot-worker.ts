@@ -45,6 +45,8 @@ async function main(): Promise<void> {
       sink: openSink(data.sink),
       limiter,
       backend: 'uffd',
+      mode: data.mode,
+      faultedPages: data.faultedPages,
       output: data.output,
       thread: 'worker',
       signal: controller.signal,
