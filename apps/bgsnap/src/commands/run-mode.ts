@@ -3,10 +3,9 @@ import type { SnapshotMode } from '../report/report.js';
 /** The uffd package's parts the probe needs (the real module, or a test's stand-in). */
 export interface InThreadProbeApi {
   TrackedMemory: { allocate(bytes: number): { release(): void } };
-  createUffdFaultSource(options: {
-    regions: { name: string; memory: never }[];
-    mode: 'in-thread';
-  }): { stop(): Promise<void> };
+  createUffdFaultSource(options: { regions: { name: string; memory: never }[]; mode: 'in-thread' }): {
+    stop(): Promise<void>;
+  };
 }
 
 /** The mode `bgsnap run` uses, and why, when it is not the one asked for. */

@@ -11,6 +11,7 @@ import { WriterPool, type WriterPoolResult } from '../workload/writer-pool.js';
 import { WRITE_PATTERNS, type WritePattern } from '../workload/writer-protocol.js';
 import { testPause } from './interrupt.js';
 import { commitVerified, stageWithInterrupt } from './output-target.js';
+import { chooseRunMode, probeInThread } from './run-mode.js';
 import {
   createProgressDisplay,
   EXIT,
@@ -19,7 +20,6 @@ import {
   parsePerSecond,
   parseSize,
 } from './shared.js';
-import { chooseRunMode, probeInThread } from './run-mode.js';
 import { runSimCommand, type SimCommandOptions, toSimMode } from './sim.js';
 import {
   addSnapshotOptions,

@@ -23,6 +23,7 @@ import {
 import { runSaveLoop } from '../save-loop/save-loop.js';
 import type { SnapshotProgress } from '../save-loop/types.js';
 import { snapshot } from '../snapshot.js';
+import { interruptSignal } from './interrupt.js';
 import { commitVerified, type StagedOutput, stageWithInterrupt } from './output-target.js';
 import {
   createProgressDisplay,
@@ -32,7 +33,6 @@ import {
   parsePerSecond,
   parseSize,
 } from './shared.js';
-import { interruptSignal } from './interrupt.js';
 import { CheckedStream } from './sim-checked-stream.js';
 import {
   addSnapshotOptions,
@@ -421,7 +421,8 @@ export async function runSimCommand(
       mismatchedPages: check.mismatchedPages,
       ...(check.detail ? { detail: check.detail } : {}),
     };
-    if (staged !== undefined) await commitVerified(staged, interrupt, { verified: check.ok, keepTemporary: false });
+    if (staged !== undefined)
+      await commitVerified(staged, interrupt, { verified: check.ok, keepTemporary: false });
     // The simulator's writer figures are its fault waits only: every one is a faulting store.
     if (report.latency.writer) {
       report.latency.writerFaults = report.latency.writer;

@@ -1,5 +1,9 @@
 import type { FaultSource, WriteFault } from '@bgsnap/fault-source';
-import { createLatencyHistogram, type LatencyHistogram, recordLatency } from '../save-loop/latency-histogram.js';
+import {
+  createLatencyHistogram,
+  type LatencyHistogram,
+  recordLatency,
+} from '../save-loop/latency-histogram.js';
 
 /**
  * Per region, one byte per page: 1 once a write-fault event named the page. Backed by a
@@ -11,7 +15,8 @@ export type FaultedPages = readonly Uint8Array[];
 /** One map per region of `pageCounts`, all zero, in shared memory (it crosses to worker threads). */
 export function createFaultedPages(pageCounts: readonly number[]): Uint8Array[] {
   return pageCounts.map((n) => {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`page count must be an integer >= 0, got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new RangeError(`page count must be an integer >= 0, got ${n}`);
     return new Uint8Array(new SharedArrayBuffer(n));
   });
 }

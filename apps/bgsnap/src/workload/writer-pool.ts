@@ -134,7 +134,14 @@ export class WriterPool {
       latency.add(decodeHistogram(r.histogram));
     }
     if (faulted === undefined) return { writes, latency };
-    return { writes, latency, faults: matchWriterFaults(results.map((r) => r.firstStores), faulted) };
+    return {
+      writes,
+      latency,
+      faults: matchWriterFaults(
+        results.map((r) => r.firstStores),
+        faulted,
+      ),
+    };
   }
 
   /** Terminates the writers at once (error paths). */
