@@ -6,7 +6,18 @@ const uffdAvailable = await import('@bgsnap/fault-source-uffd')
   .then((m) => m.probeUffd().available)
   .catch(() => false);
 
-const json = (text: string): Record<string, any> => JSON.parse(text) as Record<string, any>;
+/** The parts of `run --json` and `demo --json` these tests read. */
+interface CliJson {
+  mode: string;
+  limiter: string;
+  verification: { ok: boolean };
+  latency: Record<'writer' | 'writerFaults', { count: number; p99: number }>;
+  workload: { faultingStores: number };
+  pages: { faulted: number; faultsOnPendingRelease: number };
+  notes?: string[];
+  rows: { mode: string; limiter: string; verified: boolean; writerFaults: { count: number; p99: number } }[];
+}
+const json = (text: string): CliJson => JSON.parse(text) as CliJson;
 
 describe.skipIf(!cliBuilt || !uffdAvailable)('bgsnap run: modes and writerFaults (native)', () => {
   it('--mode in-thread: verified, with the writers’ faulting-store latency beside all stores', async () => {
@@ -48,11 +59,11 @@ describe.skipIf(!cliBuilt || !uffdAvailable)('bgsnap run: modes and writerFaults
     expect(r.code, r.stderr).toBe(0);
     const out = json(r.stdout);
     expect(out.rows).toHaveLength(2);
-    expect(out.rows.map((x: { mode: string }) => x.mode)).toEqual(['plain', 'in-thread']);
-    expect(out.rows[0].limiter).toMatch(/^threshold/);
-    expect(out.rows[1].limiter).toMatch(/^unlimited/);
-    expect(out.rows.every((x: { verified: boolean }) => x.verified)).toBe(true);
-    expect(out.rows[0].writerFaults.p99).toBeGreaterThan(0);
+    expect(out.rows.map((x) => x.mode)).toEqual(['plain', 'in-thread']);
+    expect(out.rows[0]!.limiter).toMatch(/^threshold/);
+    expect(out.rows[1]!.limiter).toMatch(/^unlimited/);
+    expect(out.rows.every((x) => x.verified)).toBe(true);
+    expect(out.rows[0]!.writerFaults.p99).toBeGreaterThan(0);
     const text = await runCli(['demo', '--size', '16MiB', '--no-progress']);
     expect(text.code, text.stderr).toBe(0);
     const rows = text.stdout.split('\n').filter((l) => / (yes|NO)$/.test(l));
@@ -84,11 +95,11 @@ describe.skipIf(!cliBuilt)('bgsnap: in-thread on the simulator, and the mode hel
     const demo = await runCli(['demo', '--backend', 'sim', '--size', '64MiB', '--json', '--no-progress']);
     expect(demo.code, demo.stderr).toBe(0);
     const out = json(demo.stdout);
-    expect(out.rows.map((x: { mode: string; verified: boolean }) => [x.mode, x.verified])).toEqual([
+    expect(out.rows.map((x) => [x.mode, x.verified])).toEqual([
       ['plain', true],
       ['copy-on-fault', true],
     ]);
-    expect(out.rows[1].writerFaults.count).toBeGreaterThan(0);
+    expect(out.rows[1]!.writerFaults.count).toBeGreaterThan(0);
   });
 
   it('run --help says when writers wait in each mode, and the EFAULT hazard of in-thread', async () => {
