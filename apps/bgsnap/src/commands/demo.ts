@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
 import { formatDuration, formatSize } from '../report/format-report.js';
 import type { SnapshotMode, SnapshotReport } from '../report/report.js';
-import { WRITE_PATTERNS } from '../workload/writer-protocol.js';
-import { loadNativeOrSimulate, parseRunOptions, type RunCommandOptions, takeVerifiedRun } from './run.js';
+import {
+  addWorkloadOptions,
+  loadNativeOrSimulate,
+  parseRunOptions,
+  type RawRunOptions,
+  type RunCommandOptions,
+  takeVerifiedRun,
+} from './run.js';
 import { chooseRunMode, probeInThread } from './run-mode.js';
 import { EXIT } from './shared.js';
 
@@ -152,40 +158,26 @@ export async function runDemoCommand(options: RunCommandOptions): Promise<number
 
 /** Registers `bgsnap demo`. */
 export function registerDemo(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
-  program
+  const cmd = program
     .command('demo')
     .description(
       "Snapshot the same workload QEMU's way (plain mode, the threshold policy) and bgsnap's way (in-thread where supported, else copy-on-fault; unlimited scan), verify both, and compare the writers' faulting-store latencies. Falls back to the simulator where userfaultfd is unavailable.",
-    )
-    .option('--size <size>', 'tracked memory size (4KiB..4GiB, page multiple)', '1GiB')
-    .option('--writers <n>', 'writer worker threads (0..64)', '2')
-    .option('--rate <n>', 'writes per second per writer, e.g. 20000 or 20k (0 = unpaced)', '20k')
-    .option('--pattern <name>', `access pattern: ${WRITE_PATTERNS.join(' | ')}`, 'uniform')
-    .option('--seed <n>', 'seed of the fill and of the writers', '1')
-    .option('--backend <name>', 'auto (native, else the simulator) | uffd (native or fail) | sim', 'auto')
+    );
+  addWorkloadOptions(cmd)
     .option('--json', 'print the two rows as JSON on stdout')
     .option('--no-progress', 'no progress bar or progress lines on stderr')
-    .action(
-      (raw: {
-        size: string;
-        writers: string;
-        rate: string;
-        pattern: string;
-        seed: string;
-        backend: string;
-        json?: boolean;
-        progress?: boolean;
-      }) =>
-        run(() =>
-          runDemoCommand(
-            parseRunOptions({
-              ...raw,
-              limiter: 'threshold',
-              compression: 'none',
-              batchPages: '64',
-              quietBatchPages: '512',
-            }),
-          ),
+    .action((raw: RawRunOptions) =>
+      run(() =>
+        runDemoCommand(
+          parseRunOptions({
+            ...raw,
+            // The two configurations set mode and limiter; the rest are the defaults of `run`.
+            limiter: 'threshold',
+            compression: 'none',
+            batchPages: '64',
+            quietBatchPages: '512',
+          }),
         ),
+      ),
     );
 }

@@ -39,7 +39,8 @@ export const RUN_MODE_HELP =
 /** Largest `--size` of `bgsnap run`: the reference copy must fit one Uint8Array. */
 const MAX_RUN_BYTES = 4 * 2 ** 30;
 
-interface RawRunOptions extends RawSnapshotOptions {
+/** Raw (string) options of `bgsnap run`. */
+export interface RawRunOptions extends RawSnapshotOptions {
   size: string;
   writers: string;
   rate: string;
@@ -278,20 +279,28 @@ export async function takeVerifiedRun(
   }
 }
 
+/** The workload and backend options `run` and `demo` share. */
+export function addWorkloadOptions(cmd: Command): Command {
+  return cmd
+    .option('--size <size>', 'tracked memory size (4KiB..4GiB, page multiple)', '1GiB')
+    .option('--writers <n>', 'writer worker threads (0..64)', '2')
+    .option('--rate <n>', 'writes per second per writer, e.g. 20000 or 20k (0 = unpaced)', '20k')
+    .option('--pattern <name>', `access pattern: ${WRITE_PATTERNS.join(' | ')}`, 'uniform')
+    .option('--seed <n>', 'seed of the fill and of the writers', '1')
+    .option('--backend <name>', 'auto (native, else the simulator) | uffd (native or fail) | sim', 'auto');
+}
+
 /** Registers `bgsnap run`. */
 export function registerRun(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
   const cmd = program
     .command('run')
     .description(
       'Snapshot live native memory (userfaultfd) while writer threads keep writing, verify the file against a reference copy, and print the report. Falls back to the simulator where userfaultfd is unavailable.',
-    )
-    .option('--size <size>', 'tracked memory size (4KiB..4GiB, page multiple)', '1GiB')
-    .option('--writers <n>', 'writer worker threads (0..64)', '2')
-    .option('--rate <n>', 'writes per second per writer, e.g. 20000 or 20k (0 = unpaced)', '20k')
-    .option('--pattern <name>', `access pattern: ${WRITE_PATTERNS.join(' | ')}`, 'uniform')
-    .option('--seed <n>', 'seed of the fill and of the writers', '1')
-    .option('--keep', 'keep the default temporary snapshot file (an explicit --out is always kept)')
-    .option('--backend <name>', 'auto (native, else the simulator) | uffd (native or fail) | sim', 'auto');
+    );
+  addWorkloadOptions(cmd).option(
+    '--keep',
+    'keep the default temporary snapshot file (an explicit --out is always kept)',
+  );
   addSnapshotOptions(cmd, { help: RUN_MODE_HELP });
   cmd.action((raw: RawRunOptions) => run(() => runRunCommand(parseRunOptions(raw))));
 }
