@@ -15,6 +15,7 @@ interface CliJson {
   workload: { faultingStores: number };
   pages: { faulted: number; faultsOnPendingRelease: number };
   notes?: string[];
+  backendStats: Record<string, number>;
   rows: { mode: string; limiter: string; verified: boolean; writerFaults: { count: number; p99: number } }[];
 }
 const json = (text: string): CliJson => JSON.parse(text) as CliJson;
@@ -38,6 +39,8 @@ describe.skipIf(!cliBuilt || !uffdAvailable)('bgsnap run: modes and writerFaults
       report.pages.faulted + report.pages.faultsOnPendingRelease,
     );
     expect(report.latency.writer.count).toBeGreaterThan(report.latency.writerFaults.count);
+    // The writers copied their pages themselves: the backend's own count says so.
+    expect(report.backendStats.servedInThread).toBeGreaterThan(0);
   });
 
   it('defaults to in-thread; where the kernel lacks SIGBUS it says so and uses copy-on-fault', async () => {

@@ -56,7 +56,14 @@ describe.skipIf(!available)('snapshot() in in-thread mode (native)', () => {
         expect(marked).toBeLessThanOrEqual(
           report.pages.faulted + report.pages.faultsOnPendingRelease + report.pages.duplicateFaults,
         );
-        if (thread === 'worker') expect(marked).toBeGreaterThan(0);
+        expect(report.backendStats).toMatchObject({
+          servedInThread: expect.any(Number),
+          slotWaits: expect.any(Number),
+        });
+        if (thread === 'worker') {
+          expect(marked).toBeGreaterThan(0);
+          expect(report.backendStats!.servedInThread).toBeGreaterThan(0);
+        }
       } finally {
         memory.release();
       }

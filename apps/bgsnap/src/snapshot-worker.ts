@@ -72,6 +72,7 @@ async function main(): Promise<void> {
           }
         : undefined,
     });
+    report.backendStats = { ...source.stats() };
     for (const m of memories.splice(0)) m.release();
     post({ type: 'done', report });
   } catch (error) {

@@ -152,6 +152,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
         }
       : undefined;
   let report: SnapshotReport;
+  let faultSourceStats: (() => object) | undefined;
   if (thread === 'worker') {
     if (!memory) throw liveOnly('`source`');
     if (isLiveSink(options.to)) throw liveOnly('the Sink given as `to`');
@@ -192,11 +193,13 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       backend = options.backendName ?? source.constructor?.name ?? 'custom';
     } else {
       const uffd = await import('@bgsnap/fault-source-uffd');
-      faultSource = new uffd.UffdFaultSource({
+      const native = new uffd.UffdFaultSource({
         regions: regionsOf(memory!),
         mode: options.mode ?? 'plain',
         ...(options.protectChunkBytes === undefined ? {} : { protectChunkBytes: options.protectChunkBytes }),
       });
+      faultSource = native;
+      faultSourceStats = () => native.stats();
       backend = 'uffd';
     }
     const sink = isLiveSink(options.to) ? options.to : openSink(toSinkSpec(options.to));
@@ -224,6 +227,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       serveFaultsWhileDraining: options.serveFaultsWhileDraining,
     });
   }
+  if (faultSourceStats) report.backendStats = { ...faultSourceStats() };
   if (writerHistogram && writerHistogram.totalCount > 0) {
     report.latency.writer = summarizeLatency(writerHistogram);
     report.histograms.writer = encodeHistogram(writerHistogram);

@@ -90,6 +90,11 @@ export interface SnapshotReport {
   };
   /** Remarks on how the snapshot was taken, e.g. a mode fallback (`bgsnap run` sets them). */
   notes?: string[];
+  /**
+   * The native backend's counters at the end (`UffdStats`: e.g. `slotWaits`, times a writer waited
+   * for a free copy slot; in-thread `servedInThread`, `scanOwnedWaits`, `faultOwnedWaits`, `reserveUsed`).
+   */
+  backendStats?: Readonly<Record<string, number>>;
   /** Set by callers that verified the output (the CLI does). */
   verification?: { ok: boolean; method: string; mismatchedPages: number; detail?: string };
 }
