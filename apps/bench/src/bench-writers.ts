@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { TrackedMemoryHandle } from '@bgsnap/fault-source-uffd';
-import { createLatencyHistogram, type LatencyHistogram, recordLatency } from 'bgsnap';
+import { createLatencyHistogram, type LatencyHistogram, matchWriterFaults, recordLatency } from 'bgsnap';
 import { BENCH_CTRL, type BenchWriterData, type BenchWriterResult } from './writer-protocol.js';
 
 /**
@@ -146,19 +146,23 @@ export class BenchWriters {
       total.writes += r.writes;
       total.recordedWrites += r.recordedWrites;
       total.firstWrites += r.firstWrites;
-      const slow = r.slowFirstWrites;
-      for (let i = 0; i < slow.length; i += 2) {
-        if (faulted === undefined || faulted[slow[i]!] === 1) {
-          total.faults++;
-          recordLatency(total.faultLatency, slow[i + 1]!);
-        } else total.otherSlowFirstWrites++;
-      }
       if (r.maxWriteNs > total.maxWriteNs) {
         total.maxWriteNs = r.maxWriteNs;
         total.maxWriteAtMs = r.maxWriteAtMs;
       }
       total.over1ms += r.over1ms;
       total.over5ms += r.over5ms;
+    }
+    const slow = results.map((r) => r.slowFirstWrites);
+    if (faulted !== undefined) {
+      const match = matchWriterFaults(slow, faulted, total.faultLatency);
+      total.faults = match.faults;
+      total.otherSlowFirstWrites = match.others;
+    } else {
+      for (const pairs of slow) {
+        for (let i = 1; i < pairs.length; i += 2) recordLatency(total.faultLatency, pairs[i]!);
+        total.faults += pairs.length / 2;
+      }
     }
     return total;
   }

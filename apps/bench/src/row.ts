@@ -8,7 +8,7 @@ export interface BenchRow {
   id: string;
   /** `sim` (virtual time) or `uffd` (native, real time). */
   backend: 'sim' | 'uffd';
-  mode: 'plain' | 'copy-on-fault';
+  mode: 'plain' | 'copy-on-fault' | 'in-thread';
   /** Preset name of the policy and the limiter spec it stands for. */
   policy: string;
   spec: string;

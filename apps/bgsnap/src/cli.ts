@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerDemo } from './commands/demo.js';
 import { registerFileCommands } from './commands/file-commands.js';
 import { registerRun } from './commands/run.js';
 import { EXIT } from './commands/shared.js';
@@ -80,6 +81,7 @@ program
   );
 registerRun(program, run);
 registerSim(program, run);
+registerDemo(program, run);
 registerFileCommands(program, run);
 // The benchmark harness moved to its own package; point whoever still types `bgsnap bench` at it.
 program

@@ -36,6 +36,7 @@ export {
   type LatencyReport,
   type ReportInput,
   reportHistogram,
+  type SnapshotMode,
   type SnapshotReport,
 } from './report/report.js';
 export {
@@ -57,7 +58,12 @@ export {
   type SnapshotTarget,
   toSinkSpec,
 } from './sink-spec.js';
-export { type SnapshotMemory, type SnapshotOptions, snapshot } from './snapshot.js';
+export {
+  SNAPSHOT_MODES,
+  type SnapshotMemory,
+  type SnapshotOptions,
+  snapshot,
+} from './snapshot.js';
 export {
   type CoreSnapshotOptions,
   type Quiesce,
@@ -71,3 +77,14 @@ export {
  */
 export { fillMemory } from './workload/fill.js';
 export { runPacedWrites, WRITER_CONTROL, xorshift32 } from './workload/paced-writes.js';
+/**
+ * Telling a writer's stores that took a write fault from its other slow ones: the save loop marks the
+ * pages fault events named, and the writers' first stores to a page are matched against them.
+ */
+export {
+  createFaultedPages,
+  type FaultedPages,
+  matchWriterFaults,
+  recordFaultedPages,
+  type WriterFaultMatch,
+} from './workload/writer-faults.js';

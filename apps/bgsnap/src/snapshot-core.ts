@@ -3,9 +3,10 @@ import type { LimiterPolicy } from '@bgsnap/rate-limiter';
 import { createSnapshotWriter, type Sink, type SnapshotCompression } from '@bgsnap/stream-writer';
 import { snapshotCrc32 } from './checksum.js';
 import { QuiesceTimeoutError, SnapshotAbortedError } from './errors.js';
-import { buildReport, type SnapshotReport } from './report/report.js';
+import { buildReport, type SnapshotMode, type SnapshotReport } from './report/report.js';
 import { runSaveLoop } from './save-loop/save-loop.js';
 import type { SaveLoopOptions, SnapshotProgress } from './save-loop/types.js';
+import { type FaultedPages, recordFaultedPages } from './workload/writer-faults.js';
 
 /**
  * Pauses and resumes the application's writers around write-protection, so the image is a strict
@@ -63,6 +64,10 @@ export interface CoreSnapshotOptions extends SnapshotTuning {
    * returned the snapshot commits: a later abort no longer cancels it.
    */
   beforeCommit?: (() => void | Promise<void>) | undefined;
+  /** The mode for the report (default: from `source.capabilities.copiesOnFault`). */
+  mode?: SnapshotMode | undefined;
+  /** Marks the page of every fault event here (see `recordFaultedPages`). */
+  faultedPages?: FaultedPages | undefined;
 }
 
 /** Default deadline of `quiesce.pause()`: a pause that never settles must not hang the snapshot. */
@@ -160,7 +165,10 @@ function gateSink(
  * rejects with {@link SnapshotAbortedError}, any other failure with the original error.
  */
 export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promise<SnapshotReport> {
-  const { source, sink, limiter, signal } = options;
+  const { sink, limiter, signal } = options;
+  const source = options.faultedPages
+    ? recordFaultedPages(options.source, options.faultedPages)
+    : options.source;
   const clock = source.clock;
   let forwardSinkWrites = false;
   const gate = gateSink(sink, signal, options.beforeCommit);
@@ -223,7 +231,7 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
     await source.stop();
     return buildReport({
       backend: options.backend,
-      mode: source.capabilities.copiesOnFault ? 'copy-on-fault' : 'plain',
+      mode: options.mode ?? (source.capabilities.copiesOnFault ? 'copy-on-fault' : 'plain'),
       limiter: limiter.name,
       output: options.output,
       thread: options.thread,

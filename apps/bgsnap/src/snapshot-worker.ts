@@ -45,6 +45,8 @@ async function main(): Promise<void> {
       sink: openSink(data.sink),
       limiter,
       backend: 'uffd',
+      mode: data.mode,
+      faultedPages: data.faultedPages,
       output: data.output,
       thread: 'worker',
       signal: controller.signal,
@@ -70,6 +72,7 @@ async function main(): Promise<void> {
           }
         : undefined,
     });
+    report.backendStats = { ...source.stats() };
     for (const m of memories.splice(0)) m.release();
     post({ type: 'done', report });
   } catch (error) {

@@ -3,12 +3,15 @@ import type { TrackedMemory, UffdMode } from '@bgsnap/fault-source-uffd';
 import type { LimiterPolicy } from '@bgsnap/rate-limiter';
 import { BadInputError } from './errors.js';
 import { DEFAULT_LIMITER, type LimiterSpec, resolveLimiter } from './limiter-spec.js';
-import type { SnapshotReport } from './report/report.js';
+import type { SnapshotMode, SnapshotReport } from './report/report.js';
 import { encodeHistogram, type LatencyHistogram, summarizeLatency } from './save-loop/latency-histogram.js';
 import type { SnapshotProgress } from './save-loop/types.js';
 import { describeTarget, isLiveSink, openSink, type SnapshotTarget, toSinkSpec } from './sink-spec.js';
 import { type Quiesce, type SnapshotTuning, snapshotOnThisThread } from './snapshot-core.js';
 import { runSnapshotInWorker } from './snapshot-in-worker.js';
+
+/** The modes {@link SnapshotOptions.mode} takes. */
+export const SNAPSHOT_MODES: readonly SnapshotMode[] = ['plain', 'copy-on-fault', 'in-thread'];
 
 /** Native tracked memory to snapshot: one region, or several named ones. */
 export type SnapshotMemory = TrackedMemory | readonly { name: string; memory: TrackedMemory }[];
@@ -23,7 +26,11 @@ export interface SnapshotOptions extends SnapshotTuning {
    * thread included — may keep writing.
    */
   memory?: SnapshotMemory;
-  /** With `memory`: `plain` (default; QEMU's design) or `copy-on-fault`. */
+  /**
+   * With `memory`: `plain` (default; QEMU's design), `copy-on-fault` or `in-thread` (the faulting
+   * thread saves its own page in a SIGBUS handler; the kernel's own writes into tracked memory, such as
+   * `fs.readSync()` into a tracked buffer, then fail with EFAULT — see the README's modes).
+   */
   mode?: UffdMode;
   /** With `memory`: bytes write-protected per call during start (the backend's default otherwise). */
   protectChunkBytes?: number;
@@ -62,6 +69,16 @@ export interface SnapshotOptions extends SnapshotTuning {
    * `latency.writer`. If it throws, the snapshot rejects with that error and no output is kept.
    */
   writerLatency?: () => LatencyHistogram | undefined | Promise<LatencyHistogram | undefined>;
+  /**
+   * The same, only the stores that took a write fault (e.g. matched with `faultedPages` by
+   * `matchWriterFaults`); called after `writerLatency`, reported as `latency.writerFaults`.
+   */
+  writerFaultLatency?: () => LatencyHistogram | undefined | Promise<LatencyHistogram | undefined>;
+  /**
+   * Per-region maps from `createFaultedPages` (shared memory, so they work with the worker thread):
+   * the save loop marks the page of every fault event it takes, for matching your writers' stores.
+   */
+  faultedPages?: Uint8Array[];
   /** Backend name for the report when `source` is given (default `custom`, or `sim`/`uffd` by class). */
   backendName?: string;
 }
@@ -116,16 +133,26 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       `must be a positive number of ms, got ${String(quiesceTimeoutMs)}`,
     );
   }
+  if (options.mode !== undefined && !(SNAPSHOT_MODES as readonly unknown[]).includes(options.mode)) {
+    throw new BadInputError(
+      'mode',
+      `must be one of ${SNAPSHOT_MODES.join(', ')}, got ${JSON.stringify(options.mode)}`,
+    );
+  }
   const output = describeTarget(options.to);
   // Collected before the commit, so a throwing callback discards the output instead of leaving it.
   let writerHistogram: LatencyHistogram | undefined;
-  const getWriterLatency = options.writerLatency;
-  const beforeCommit = getWriterLatency
-    ? async (): Promise<void> => {
-        writerHistogram = await getWriterLatency();
-      }
-    : undefined;
+  let writerFaultHistogram: LatencyHistogram | undefined;
+  const { writerLatency: getWriterLatency, writerFaultLatency: getWriterFaultLatency } = options;
+  const beforeCommit =
+    getWriterLatency || getWriterFaultLatency
+      ? async (): Promise<void> => {
+          writerHistogram = await getWriterLatency?.();
+          writerFaultHistogram = await getWriterFaultLatency?.();
+        }
+      : undefined;
   let report: SnapshotReport;
+  let faultSourceStats: (() => object) | undefined;
   if (thread === 'worker') {
     if (!memory) throw liveOnly('`source`');
     if (isLiveSink(options.to)) throw liveOnly('the Sink given as `to`');
@@ -134,6 +161,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
     report = await runSnapshotInWorker({
       regions: regionsOf(memory).map((r) => ({ name: r.name, handle: r.memory.handle })),
       mode: options.mode ?? 'plain',
+      faultedPages: options.faultedPages,
       protectChunkBytes: options.protectChunkBytes,
       sink: toSinkSpec(options.to),
       limiter: options.limiter ?? DEFAULT_LIMITER,
@@ -165,11 +193,13 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       backend = options.backendName ?? source.constructor?.name ?? 'custom';
     } else {
       const uffd = await import('@bgsnap/fault-source-uffd');
-      faultSource = new uffd.UffdFaultSource({
+      const native = new uffd.UffdFaultSource({
         regions: regionsOf(memory!),
         mode: options.mode ?? 'plain',
         ...(options.protectChunkBytes === undefined ? {} : { protectChunkBytes: options.protectChunkBytes }),
       });
+      faultSource = native;
+      faultSourceStats = () => native.stats();
       backend = 'uffd';
     }
     const sink = isLiveSink(options.to) ? options.to : openSink(toSinkSpec(options.to));
@@ -178,6 +208,8 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       sink,
       limiter,
       backend,
+      ...(memory ? { mode: options.mode ?? 'plain' } : {}),
+      faultedPages: options.faultedPages,
       output,
       thread: 'current',
       signal: options.signal,
@@ -195,9 +227,14 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotReport
       serveFaultsWhileDraining: options.serveFaultsWhileDraining,
     });
   }
+  if (faultSourceStats) report.backendStats = { ...faultSourceStats() };
   if (writerHistogram && writerHistogram.totalCount > 0) {
     report.latency.writer = summarizeLatency(writerHistogram);
     report.histograms.writer = encodeHistogram(writerHistogram);
+  }
+  if (writerFaultHistogram && writerFaultHistogram.totalCount > 0) {
+    report.latency.writerFaults = summarizeLatency(writerFaultHistogram);
+    report.histograms.writerFaults = encodeHistogram(writerFaultHistogram);
   }
   return report;
 }

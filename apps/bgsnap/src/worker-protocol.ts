@@ -21,6 +21,8 @@ export interface SnapshotWorkerData {
   progress: boolean;
   /** Whether the main thread has a `beforeCommit` step: the worker then asks before closing the sink. */
   commitHook: boolean;
+  /** Shared per-region maps the worker marks with the page of every fault event (`recordFaultedPages`). */
+  faultedPages: Uint8Array[] | undefined;
 }
 
 /** An error flattened for postMessage; the main thread rebuilds the right class from `name`. */

@@ -37,6 +37,8 @@ const nextPage = (): number => {
   }
 };
 
+const firstStore = new Uint8Array(data.firstStores);
+const candidates: number[] = [];
 let writes = 0;
 let value = BigInt(data.index + 1) << 56n;
 
@@ -46,14 +48,22 @@ runPacedWrites(ctrl, data.rate, () => {
   const block = blocks[Math.floor(word / wordsPerBlock)]!;
   value++;
   const recording = Atomics.load(ctrl, CTRL.recording) === 1;
+  // Claimed before the store, outside the timed part: of writers racing to a page, one reports it.
+  const first = recording && Atomics.compareExchange(firstStore, page, 0, 1) === 0;
   const t0 = performance.now();
   block[word % wordsPerBlock] = value;
   const t1 = performance.now();
   if (recording) recordLatency(histogram, (t1 - t0) * 1e6);
+  if (first) candidates.push(page, (t1 - t0) * 1e6);
   writes++;
   Atomics.add(ctrl, CTRL.counts + data.index, 1);
 });
 
-const result: WriterResult = { index: data.index, writes, histogram: encodeHistogram(histogram) };
+const result: WriterResult = {
+  index: data.index,
+  writes,
+  histogram: encodeHistogram(histogram),
+  firstStores: Float64Array.from(candidates),
+};
 memory.release();
-parentPort!.postMessage(result);
+parentPort!.postMessage(result, [result.firstStores.buffer as ArrayBuffer]);

@@ -2,6 +2,8 @@ import type { SnapshotCompression } from '@bgsnap/stream-writer';
 import type { Command } from 'commander';
 import { BadInputError } from '../errors.js';
 import { DEFAULT_LIMITER, KNOWN_LIMITERS } from '../limiter-spec.js';
+import type { SnapshotMode } from '../report/report.js';
+import { SNAPSHOT_MODES } from '../snapshot.js';
 import { type CheckedOutput, checkOutputTarget } from './output-target.js';
 import { parseChoice, parseInteger } from './shared.js';
 
@@ -10,7 +12,8 @@ export interface RawSnapshotOptions {
   out?: string;
   force?: boolean;
   limiter: string;
-  mode: string;
+  /** Undefined when the command has no default and the user gave none. */
+  mode?: string;
   compression: string;
   batchPages: string;
   quietBatchPages: string;
@@ -24,7 +27,8 @@ export interface SnapshotCliOptions {
   /** The checked `--out` target (undefined: a temporary file). */
   out: CheckedOutput | undefined;
   limiter: string;
-  mode: 'plain' | 'copy-on-fault';
+  /** The mode given (or the command's default); undefined: the command chooses (`run`: in-thread where supported). */
+  mode: SnapshotMode | undefined;
   compression: SnapshotCompression;
   batchPages: number;
   quietBatchPages: number;
@@ -33,8 +37,14 @@ export interface SnapshotCliOptions {
   serveFaultsWhileDraining: boolean;
 }
 
+/** How a command presents `--mode`: its help text and default (none: the command chooses). */
+export interface ModeOption {
+  help: string;
+  default?: SnapshotMode;
+}
+
 /** Adds the shared snapshot options to a command. */
-export function addSnapshotOptions(cmd: Command): Command {
+export function addSnapshotOptions(cmd: Command, mode: ModeOption): Command {
   return cmd
     .option(
       '--out <path>',
@@ -46,7 +56,7 @@ export function addSnapshotOptions(cmd: Command): Command {
       `rate-limiting policy: ${KNOWN_LIMITERS.join(' | ')}, with options as name:key=value,... (e.g. threshold:latency=2ms), or the path of a module exporting a policy`,
       DEFAULT_LIMITER,
     )
-    .option('--mode <mode>', 'plain | copy-on-fault', 'plain')
+    .option('--mode <mode>', mode.help, mode.default)
     .option('--compression <c>', 'none | zstd | zstd:<level>', 'none')
     .option('--batch-pages <n>', 'pages per linear-scan step (1..65536)', '64')
     .option(
@@ -80,7 +90,7 @@ export function parseSnapshotOptions(raw: RawSnapshotOptions): SnapshotCliOption
         ? undefined
         : checkOutputTarget('--out', raw.out, { force: raw.force === true, allowSpecial: true }),
     limiter: raw.limiter,
-    mode: parseChoice('--mode', raw.mode, ['plain', 'copy-on-fault'] as const),
+    mode: raw.mode === undefined ? undefined : parseChoice('--mode', raw.mode, SNAPSHOT_MODES),
     compression: parseCompression(raw.compression),
     batchPages: parseInteger('--batch-pages', raw.batchPages, 1, 65536),
     quietBatchPages: parseInteger('--quiet-batch-pages', raw.quietBatchPages, 1, 65536),

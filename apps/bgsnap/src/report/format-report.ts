@@ -18,6 +18,7 @@ export function formatSize(bytes: number): string {
 
 const MEASURE_LABELS: Array<[keyof SnapshotReport['latency'], string]> = [
   ['writer', 'writers (measured by the workload)'],
+  ['writerFaults', 'writers, faulting stores only'],
   ['true', 'true wait (raised → released)'],
   ['upperBound', 'upper bound (queue last empty → released)'],
   ['sinceFetch', 'QEMU patch measure (fetched → released)'],
@@ -50,6 +51,7 @@ export function formatReport(report: SnapshotReport): string {
     const s = report.latency[key];
     if (s) lines.push(latencyRow(label, s));
   }
+  for (const note of report.notes ?? []) lines.push(`  note          ${terminalText(note)}`);
   if (report.verification) {
     const v = report.verification;
     lines.push(

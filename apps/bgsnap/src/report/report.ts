@@ -11,6 +11,11 @@ import type { SaveLoopResult } from '../save-loop/types.js';
 export interface LatencyReport {
   /** As the application's writers measured their own writes (only when the workload reports them). */
   writer?: LatencySummary;
+  /**
+   * As the writers measured them, only the stores that took a write fault (a writer's first store to a
+   * page that a fault event named): the figure comparable with a C program's fault round trip.
+   */
+  writerFaults?: LatencySummary;
   /** The QEMU patch's measure: from when the save loop fetched the fault event to the page's release. */
   sinceFetch: LatencySummary;
   /** Upper bound: from the last time the loop found the fault queue empty to the page's release. */
@@ -28,8 +33,11 @@ export interface SnapshotReport {
   reportVersion: 1;
   /** Fault-source backend, e.g. `uffd` or `sim`. */
   backend: string;
-  /** `plain` (the loop saves a faulted page, then releases it) or `copy-on-fault`. */
-  mode: 'plain' | 'copy-on-fault';
+  /**
+   * `plain` (the loop saves a faulted page, then releases it), `copy-on-fault` (a fault thread copies
+   * and releases it) or `in-thread` (the faulting thread copies and releases it itself).
+   */
+  mode: SnapshotMode;
   /** The limiter policy's name. */
   limiter: string;
   /** Where the stream went, e.g. `file:/tmp/state.bgsnap`. */
@@ -73,15 +81,31 @@ export interface SnapshotReport {
   /** Write-fault latency by measure. */
   latency: LatencyReport;
   /** HdrHistogram V2 compressed base64 encodings of the same distributions, for plots (CDFs). */
-  histograms: { writer?: string; sinceFetch: string; upperBound: string; true?: string };
+  histograms: {
+    writer?: string;
+    writerFaults?: string;
+    sinceFetch: string;
+    upperBound: string;
+    true?: string;
+  };
+  /** Remarks on how the snapshot was taken, e.g. a mode fallback (`bgsnap run` sets them). */
+  notes?: string[];
+  /**
+   * The native backend's counters at the end (`UffdStats`: e.g. `slotWaits`, times a writer waited
+   * for a free copy slot; in-thread `servedInThread`, `scanOwnedWaits`, `faultOwnedWaits`, `reserveUsed`).
+   */
+  backendStats?: Readonly<Record<string, number>>;
   /** Set by callers that verified the output (the CLI does). */
   verification?: { ok: boolean; method: string; mismatchedPages: number; detail?: string };
 }
 
+/** How write faults were served; see {@link SnapshotReport.mode}. */
+export type SnapshotMode = 'plain' | 'copy-on-fault' | 'in-thread';
+
 /** What {@link buildReport} needs besides the save loop's result. */
 export interface ReportInput {
   backend: string;
-  mode: 'plain' | 'copy-on-fault';
+  mode: SnapshotMode;
   limiter: string;
   output: string;
   thread: 'worker' | 'current';

@@ -5,6 +5,7 @@ import {
   decodeHistogram,
   type LatencyHistogram,
 } from '../save-loop/latency-histogram.js';
+import { matchWriterFaults, type WriterFaultMatch } from './writer-faults.js';
 import { CTRL, type WritePattern, type WriterResult, type WriterWorkerData } from './writer-protocol.js';
 
 const WRITER_URL = new URL('./workload-writer.js', import.meta.url);
@@ -26,6 +27,8 @@ export interface WriterPoolResult {
   writes: number;
   /** Timed write latencies while recording was on, all writers merged. */
   latency: LatencyHistogram;
+  /** With the faulted-page map given to {@link WriterPool.stop}: the stores that took a write fault. */
+  faults?: WriterFaultMatch;
 }
 
 /**
@@ -46,6 +49,7 @@ export class WriterPool {
   private constructor(options: WriterPoolOptions) {
     const control = new SharedArrayBuffer(4 * (CTRL.counts + options.writers));
     this.ctrl = new Int32Array(control);
+    const firstStores = new SharedArrayBuffer(options.handle.byteLength / options.handle.pageSize);
     this.workers = [];
     this.results = [];
     this.exited = [];
@@ -59,6 +63,7 @@ export class WriterPool {
         pattern: options.pattern,
         seed: options.seed ?? 1,
         control,
+        firstStores,
       };
       const worker = new Worker(WRITER_URL, { workerData });
       this.workers.push(worker);
@@ -113,8 +118,11 @@ export class WriterPool {
     Atomics.store(this.ctrl, CTRL.recording, on ? 1 : 0);
   }
 
-  /** Stops the writers and merges their results. */
-  async stop(): Promise<WriterPoolResult> {
+  /**
+   * Stops the writers and merges their results. Given the map of pages that fault events named (see
+   * `recordFaultedPages`), also picks out the stores that took a write fault.
+   */
+  async stop(faulted?: Uint8Array): Promise<WriterPoolResult> {
     Atomics.store(this.ctrl, CTRL.command, 2);
     Atomics.notify(this.ctrl, CTRL.command);
     const results = await Promise.all(this.results);
@@ -125,7 +133,15 @@ export class WriterPool {
       writes += r.writes;
       latency.add(decodeHistogram(r.histogram));
     }
-    return { writes, latency };
+    if (faulted === undefined) return { writes, latency };
+    return {
+      writes,
+      latency,
+      faults: matchWriterFaults(
+        results.map((r) => r.firstStores),
+        faulted,
+      ),
+    };
   }
 
   /** Terminates the writers at once (error paths). */

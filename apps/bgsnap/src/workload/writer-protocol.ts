@@ -24,6 +24,12 @@ export interface WriterWorkerData {
   pattern: WritePattern;
   seed: number;
   control: SharedArrayBuffer;
+  /**
+   * One byte per page, shared by all writers: a writer that sets a page's byte first (while recording)
+   * made the first store to that page since protection, the one that faults if the page is still
+   * protected, and reports it as a candidate.
+   */
+  firstStores: SharedArrayBuffer;
 }
 
 /** What a writer reports when stopped. */
@@ -32,4 +38,6 @@ export interface WriterResult {
   writes: number;
   /** HdrHistogram (compressed base64) of timed write latencies, ns. */
   histogram: string;
+  /** First stores to a page while recording, as (page, latency ns) pairs: see `matchWriterFaults`. */
+  firstStores: Float64Array;
 }
