@@ -289,10 +289,15 @@ export async function runBenchCommand(options: BenchCommandOptions): Promise<num
     }
   }
   prepareOutDir(bench.outDir);
+  const parts = [
+    bench.backends.length > 0
+      ? `the matrix: ${bench.policies.length} policies × ${bench.profiles.length} profiles on ${bench.backends.join(' + ')} (sim ${fmtSize(bench.simSizeBytes)})`
+      : '',
+    bench.targets ? 'the app-level targets' : '',
+    bench.realClient ? `the real client (${bench.realClient.modes.join(', ')})` : '',
+  ].filter(Boolean);
   process.stderr.write(
-    `bgsnap-bench: ${bench.policies.length} policies × ${bench.profiles.length} profiles on ${bench.backends.join(' + ') || 'no matrix'}` +
-      ` (sim ${fmtSize(bench.simSizeBytes)}, native ${fmtSize(bench.nativeSizeBytes)}, ${bench.writers} writers)` +
-      `${bench.targets ? ', plus the app-level targets' : ''}; results in ${bench.outDir}\n`,
+    `bgsnap-bench: ${parts.join('; ')}; native ${fmtSize(bench.nativeSizeBytes)}, ${bench.writers} writers, modes ${bench.nativeModes.join(', ')}; results in ${bench.outDir}\n`,
   );
   const out: BenchOutput = await runBench({ ...bench, log: (line) => process.stderr.write(`  ${line}\n`) });
   if (json) {
