@@ -87,6 +87,16 @@ describe('judge (targets)', () => {
     expect(verdict(aboveFloor, '(b) in-thread').pass).toBe(false);
   });
 
+  it('says why (b) has no verdict when a floor could not run', () => {
+    const t = measured({
+      floor: { benchLoadRuns: three(floor(300e3)), sigbusError: 'no SIGBUS in this build' },
+    });
+    expect(verdict(judge(t), '(b) in-thread')).toMatchObject({
+      pass: undefined,
+      measured: 'not measured: the in-thread floor: no SIGBUS in this build',
+    });
+  });
+
   it('states why in-thread mode was not judged', () => {
     const vs = judge(
       measured({ inThreadSkipped: 'the kernel lacks UFFD_FEATURE_SIGBUS', latencyRuns: [], stallRuns: [] }),

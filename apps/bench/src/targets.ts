@@ -402,6 +402,14 @@ export const SNAPSHOT_GOAL = 0.7;
 const caseRuns = (rows: readonly BenchRow[] | undefined, mode: NativeMode, name: string): BenchRow[] =>
   (rows ?? []).filter((r) => r.mode === mode && r.policy === name && r.quiescePauseNs !== undefined);
 
+/** Why a floor that target (b) needs under the bench's writers was not measured, if it was not. */
+function floorFailure(f: TargetsResult['floor']): string | undefined {
+  if (f.error) return `the floor program: ${f.error}`;
+  if (!f.benchLoadRuns?.length && f.loadError) return `the handler-thread floor: ${f.loadError}`;
+  if (!f.sigbusLoadRuns?.length && f.sigbusError) return `the in-thread floor: ${f.sigbusError}`;
+  return undefined;
+}
+
 /** Every verdict of a targets run, from what it measured (exported for `--from` and the tests). */
 export function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
   const {
@@ -441,7 +449,7 @@ export function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[]
       runs: caseRuns(latencyRuns, 'in-thread', IN_THREAD_VERDICT_POLICY),
       handlerThreadFloors: floor.benchLoadRuns ?? [],
       inThreadFloors: floor.sigbusLoadRuns ?? [],
-      skipped: t.inThreadSkipped,
+      skipped: t.inThreadSkipped ?? floorFailure(floor),
     }),
   );
   const stallOk = latencyRuns.filter((r) => r.longestWriterStallNs <= 5e6);
