@@ -11,7 +11,7 @@ const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const args = process.argv.slice(2);
 const full = args.includes('--full');
 const rest = args.filter((a) => a !== '--full');
-const argv = ['--targets', ...(full ? [] : ['--no-matrix']), ...rest];
+const argv = [...(full ? ['--matrix'] : []), '--targets', ...rest];
 process.stderr.write(`node ${cli} ${argv.join(' ')}\n`);
 const r = spawnSync(process.execPath, [cli, ...argv], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

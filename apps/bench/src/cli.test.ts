@@ -61,20 +61,48 @@ const BENCH_OPTIONS = [
   '--json',
 ];
 
+/** The options the in-thread mode and the real client added. */
+const NEW_OPTIONS = [
+  '--matrix',
+  '--real-client',
+  '--client-requests',
+  '--client-connections',
+  '--client-pipeline',
+  '--value-bytes',
+  '--client-limiters',
+  '--client-inside',
+  '--copy-buffer-pages',
+];
+
 describe('bgsnap-bench', () => {
   it('--help lists every option of the former `bgsnap bench`', async () => {
     const r = await node(BENCH_CLI, ['--help']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Usage: bgsnap-bench \[options\]/);
-    for (const option of BENCH_OPTIONS) expect(r.stdout).toMatch(new RegExp(`^\\s+${option}\\b`, 'm'));
+    for (const option of [...BENCH_OPTIONS, ...NEW_OPTIONS]) {
+      expect(r.stdout).toMatch(new RegExp(`^\\s+${option}\\b`, 'm'));
+    }
+    expect(r.stdout).toMatch(/--modes <list>[\s\S]*plain,copy-on-fault,in-thread/);
     expect(r.stdout.replace(/\s+/g, ' ')).toContain('name=<path of your policy module>');
   });
+
+  it.each([[[]], [['--backends', 'sim', '--out', 'never']]])(
+    'without an action (%j) prints the help and exits 2, measuring nothing',
+    async (args) => {
+      const r = await node(BENCH_CLI, args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^Usage: bgsnap-bench \[options\]/);
+      expect(r.stderr).toContain('nothing to do: give --matrix, --targets, --real-client or --from');
+      expect(existsSync(join(dir, 'never'))).toBe(false);
+    },
+  );
 
   it("benchmarks a user's policy module beside a built-in one, then --from redraws that run", async () => {
     writePolicyModule(dir);
     const out = join(dir, 'run');
     // The simulator in virtual time: 4 MiB takes milliseconds, whatever the machine's load.
     const r = await node(BENCH_CLI, [
+      '--matrix',
       '--backends',
       'sim',
       '--sim-size',
@@ -115,9 +143,11 @@ describe('bgsnap-bench', () => {
     [['--policies', 'nope'], /--policies: unknown policy 'nope'/],
     [['--sim-size', '12Q'], /--sim-size/],
     [['--frobnicate'], /unknown option/],
+    [['--modes', 'plain,sideways'], /--modes/],
+    [['--copy-buffer-pages', '0'], /--copy-buffer-pages/],
   ])('bad input %j → exit 2 and a message naming it, nothing written', async (args, message) => {
     const out = join(dir, 'never');
-    const r = await node(BENCH_CLI, [...args, '--backends', 'sim', '--out', out]);
+    const r = await node(BENCH_CLI, [...args, '--matrix', '--backends', 'sim', '--out', out]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(existsSync(out)).toBe(false);

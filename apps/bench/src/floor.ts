@@ -8,7 +8,7 @@ const run = promisify(execFile);
 
 /** What the minimal C handler measured: write-fault latency with nothing but an unprotect per fault. */
 export interface FloorResult {
-  variant: 'sleep' | 'spin';
+  variant: FloorVariant;
   /** Whether the region was backed by transparent huge pages (the native package's floor supports both). */
   thp: boolean;
   faults: number;
@@ -23,6 +23,13 @@ export interface FloorResult {
   /** The program's output line. */
   raw: string;
 }
+
+/**
+ * The floor program's handler: a C thread sleeping in poll(2) (`sleep`) or spinning (`spin`) on the
+ * userfaultfd — the floor of the handler-thread modes — or no handler thread at all (`sigbus`): each
+ * writer copies and releases its own page in a SIGBUS handler, the floor of in-thread mode.
+ */
+export type FloorVariant = 'sleep' | 'spin' | 'sigbus';
 
 /**
  * The writers the floor program runs and what runs beside them. The classic floor is one writer faulting
@@ -67,10 +74,14 @@ const LINE =
  * Parses the floor program's summary: the native package's JSON line (`{"p50":…,"p99":…}` in ns) or the
  * reference tool's text line (µs).
  */
-export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = false): FloorResult {
+export function parseFloorOutput(text: string, variant: FloorVariant, thp = false): FloorResult {
   const json = programJson('uffd-floor', text);
   if (json) {
     const { fields: j, num } = json;
+    const handler = j.handler;
+    if (typeof handler === 'string' && handler !== HANDLER_ARG[variant]) {
+      throw new Error(`the floor program ran handler ${handler}, not ${HANDLER_ARG[variant]}`);
+    }
     const opt = (k: string, fallback: number): number =>
       typeof j[k] === 'number' ? (j[k] as number) : fallback;
     return {
@@ -92,6 +103,11 @@ export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = 
   }
   const m = LINE.exec(text);
   if (!m) throw new Error(`unexpected uffd-floor output: ${text.trim()}`);
+  if (variant === 'sigbus') {
+    throw new Error(
+      "the floor program has no sigbus handler (only the native package's bench/uffd-floor.c does)",
+    );
+  }
   return {
     variant,
     thp,
@@ -106,8 +122,12 @@ export function parseFloorOutput(text: string, variant: 'sleep' | 'spin', thp = 
   };
 }
 
+/** The floor program's handler argument per variant. */
+const HANDLER_ARG: Record<FloorVariant, string> = { sleep: 'poll', spin: 'spin', sigbus: 'sigbus' };
+
 /**
  * Runs the floor program over `mib` MiB for `faults` faults, its handler sleeping in poll(2) or spinning,
+ * or each writer serving its own fault in a SIGBUS handler (`sigbus`, the package's program only),
  * on 4 KiB pages or THP, under `load` (default: the classic one writer, back to back). Both the
  * package's argument form (`<MiB> <faults> poll|spin thp|4k [writers rate busy]`) and the reference
  * tool's (`SPIN=1`) are given; each program ignores the other's.
@@ -118,7 +138,7 @@ export async function runFloor(
   bin: string,
   mib: number,
   faults: number,
-  variant: 'sleep' | 'spin',
+  variant: FloorVariant,
   thp = false,
   load: FloorLoad = CLASSIC_FLOOR_LOAD,
 ): Promise<FloorResult> {
@@ -126,7 +146,7 @@ export async function runFloor(
   if (variant === 'spin') env.SPIN = '1';
   else delete env.SPIN;
   const classic = sameLoad(load, CLASSIC_FLOOR_LOAD);
-  const args = [String(mib), String(faults), variant === 'spin' ? 'spin' : 'poll', thp ? 'thp' : '4k'];
+  const args = [String(mib), String(faults), HANDLER_ARG[variant], thp ? 'thp' : '4k'];
   if (!classic) args.push(String(load.writers), String(load.rate), String(load.busy));
   const { stdout } = await run(bin, args, { env, timeout: 120_000 });
   const result = parseFloorOutput(stdout, variant, thp);

@@ -62,7 +62,8 @@ export function findRedisServer(path = process.env.PATH ?? ''): string | undefin
   return undefined;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

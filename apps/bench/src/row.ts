@@ -1,5 +1,6 @@
 import type { SnapshotReport } from 'bgsnap';
 import { type LatencyHistogram, type LatencySummary, summarizeLatency } from 'bgsnap';
+import type { NativeMode } from './modes.js';
 import type { CdfPoint, ThroughputSample } from './series.js';
 
 /** One measured benchmark run: a row of the results table. Times in ns, sizes in bytes. */
@@ -8,7 +9,7 @@ export interface BenchRow {
   id: string;
   /** `sim` (virtual time) or `uffd` (native, real time). */
   backend: 'sim' | 'uffd';
-  mode: 'plain' | 'copy-on-fault' | 'in-thread';
+  mode: NativeMode;
   /** Preset name of the policy and the limiter spec it stands for. */
   policy: string;
   spec: string;

@@ -2,8 +2,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fmtSize } from './format.js';
+import type { NativeMode } from './modes.js';
 import { cdfSpec, throughputSpec, writePlot } from './plots.js';
 import type { BenchPolicy } from './policies.js';
+import { type RealClientOptions, type RealClientResult, runRealClient } from './real-client.js';
+import { judgeRealClient, realClientMarkdown } from './real-client-verdict.js';
 import type { BenchResult, BenchRow, BenchSeries } from './row.js';
 import { runNativeCase } from './run-native.js';
 import { runSimCase } from './run-sim.js';
@@ -11,6 +14,7 @@ import { downsampleThroughput } from './series.js';
 import { profileLabel, type StallProfile } from './stall-profile.js';
 import { resultsMarkdown } from './table.js';
 import { runTargets, type TargetsResult, targetsMarkdown } from './targets.js';
+import type { Verdict } from './verdict.js';
 
 /** Options of {@link runBench}; `bgsnap-bench` fills them from its flags. */
 export interface BenchOptions {
@@ -19,7 +23,11 @@ export interface BenchOptions {
   /** Run the policy × profile matrix on these backends. Empty: no matrix. */
   backends: readonly ('sim' | 'native')[];
   /** Modes of the native matrix. */
-  nativeModes: readonly ('plain' | 'copy-on-fault')[];
+  nativeModes: readonly NativeMode[];
+  /** Why in-thread mode is not measured here (the kernel lacks it), when it was asked for; the targets state it. */
+  inThreadSkipped?: string | undefined;
+  /** In-thread runs under the stalling sink of target (c): copy buffer pages (see `copyBufferPagesFor`). */
+  copyBufferPages?: number | undefined;
   /** Modes of the simulator matrix. */
   simModes: readonly ('plain' | 'copy-on-fault')[];
   policies: readonly BenchPolicy[];
@@ -47,6 +55,8 @@ export interface BenchOptions {
   plots: boolean;
   /** Pages per scan step for every run; default: the save loop's own default. */
   batchPages?: number | undefined;
+  /** The real-client comparison (redis-benchmark against Redis and the example kv-server), when given. */
+  realClient?: Omit<RealClientOptions, 'log'> | undefined;
   /** Progress lines (stderr in the CLI). */
   log: (line: string) => void;
 }
@@ -69,6 +79,12 @@ export interface BenchOutput {
   rows: BenchRow[];
   series: BenchSeries[];
   targets?: TargetsResult | undefined;
+  /** The real-client comparison, when asked for (absent in older results). */
+  realClient?: RealClientResult | undefined;
+  /** Why the real-client comparison failed, when it did. */
+  realClientError?: string | undefined;
+  /** Target (e), from `realClient` (also among the targets' verdicts when both ran). */
+  realClientVerdict?: Verdict | undefined;
   files: string[];
 }
 
@@ -137,6 +153,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
               quiesce: o.quiesce,
               sampleNs: 20e6,
               batchPages: o.batchPages,
+              copyBufferPages: mode === 'in-thread' ? o.copyBufferPages : undefined,
             }),
           );
         }
@@ -160,8 +177,25 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
       redisServer: o.redisServer,
       stallProfile: o.targetStall,
       batchPages: o.batchPages,
+      modes: o.nativeModes,
+      inThreadSkipped: o.inThreadSkipped,
+      copyBufferPages: o.copyBufferPages,
       log: o.log,
     });
+  }
+  let realClient: RealClientResult | undefined;
+  let realClientError: string | undefined;
+  let realClientVerdict: Verdict | undefined;
+  if (o.realClient) {
+    o.log('real client: redis-benchmark against Redis and the example kv-server');
+    try {
+      realClient = await runRealClient({ ...o.realClient, log: (line) => o.log(`real client: ${line}`) });
+    } catch (error) {
+      realClientError = (error as Error).message;
+      o.log(`real client: failed: ${realClientError}`);
+    }
+    realClientVerdict = judgeRealClient(realClient, realClientError);
+    targets?.verdicts.push(realClientVerdict);
   }
   machine.loadAvgEnd = loadavg().map((l) => Math.round(l * 100) / 100);
 
@@ -178,6 +212,11 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
     writeFileSync(md, targetsMarkdown(targets));
     files.push(md);
   }
+  if (realClient) {
+    const md = join(o.outDir, 'real-client.md');
+    writeFileSync(md, realClientMarkdown(realClient));
+    files.push(md);
+  }
   if (o.plots) {
     const dir = join(o.outDir, 'plots');
     mkdirSync(dir, { recursive: true });
@@ -185,7 +224,16 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
     if (targets) files.push(...(await writePlots(dir, targets.results, 'targets-')));
   }
   const json = join(o.outDir, 'results.json');
-  const output: BenchOutput = { machine, rows, series, targets, files: [...files, json] };
+  const output: BenchOutput = {
+    machine,
+    rows,
+    series,
+    targets,
+    realClient,
+    realClientError,
+    realClientVerdict,
+    files: [...files, json],
+  };
   writeFileSync(json, `${JSON.stringify(output, null, 1)}\n`);
   return output;
 }
@@ -212,6 +260,10 @@ export async function replotBench(resultsJson: string, outDir: string): Promise<
     writeFileSync(join(outDir, 'targets.md'), targetsMarkdown(data.targets));
     files.push(join(outDir, 'targets.md'));
     files.push(...(await writePlots(join(outDir, 'plots'), data.targets.results, 'targets-')));
+  }
+  if (data.realClient) {
+    writeFileSync(join(outDir, 'real-client.md'), realClientMarkdown(data.realClient));
+    files.push(join(outDir, 'real-client.md'));
   }
   return files;
 }

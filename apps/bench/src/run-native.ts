@@ -4,6 +4,7 @@ import type { TrackedMemory, UffdFaultSource } from '@bgsnap/fault-source-uffd';
 import { discardSink, fileSink } from '@bgsnap/stream-writer';
 import { createLatencyHistogram, fillMemory, snapshot } from 'bgsnap';
 import { BenchWriters, type BenchWritersResult } from './bench-writers.js';
+import type { NativeMode } from './modes.js';
 import type { BenchPolicy } from './policies.js';
 import { recordingFaultSource } from './recording-source.js';
 import { type BenchResult, toRow } from './row.js';
@@ -13,7 +14,7 @@ import { stallingSink } from './stalling-sink.js';
 
 /** One native (userfaultfd) run. */
 export interface NativeCase {
-  mode: 'plain' | 'copy-on-fault';
+  mode: NativeMode;
   policy: BenchPolicy;
   profile: StallProfile;
   sizeBytes: number;
@@ -31,6 +32,8 @@ export interface NativeCase {
   sampleNs: number;
   /** Pages per scan step; default: the save loop's own default. */
   batchPages?: number | undefined;
+  /** In-thread mode: pages of the copy buffer (the backend's `copyBufferPages`); default the backend's. */
+  copyBufferPages?: number | undefined;
   /** Row id suffix, to tell apart several runs of the same case. */
   tag?: string;
   /**
@@ -68,6 +71,9 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
     const uffdSource: UffdFaultSource = new uffd.UffdFaultSource({
       regions: [{ name: 'memory', memory }],
       mode: c.mode,
+      ...(c.mode === 'in-thread' && c.copyBufferPages !== undefined
+        ? { copyBufferPages: c.copyBufferPages }
+        : {}),
     });
     const source = recordingFaultSource(uffdSource);
     const inner = c.sink === 'file' ? fileSink(path) : discardSink();
@@ -155,11 +161,14 @@ export async function runNativeCase(c: NativeCase): Promise<BenchResult> {
         copied: stats.copied,
         claimedByScan: stats.claimedByScan,
         slotWaits: stats.slotWaits,
+        copyBufferPages: c.mode === 'in-thread' ? (c.copyBufferPages ?? 'default') : '–',
         hugePages: memory.hugePages,
         tag: c.tag ?? '',
         batchPages: c.batchPages ?? 'default',
       },
     });
+    // The save loop reports in-thread runs as copy-on-fault (both carry contents): keep the mode asked for.
+    row.mode = c.mode;
     return { row, series: { id, cdf: cdfPoints(writerLatency), throughput: throughput.samples() } };
   } finally {
     if (writers) await writers.kill().catch(() => {});

@@ -1,5 +1,5 @@
 import { fillMemory } from 'bgsnap';
-import { type CaseRuns, groupCaseRuns } from './case-runs.js';
+import { groupCaseRuns } from './case-runs.js';
 import { type CpuPausesResult, cpuPausesText, runCpuPauses } from './cpu-pauses.js';
 import {
   compileFloor,
@@ -10,12 +10,20 @@ import {
   runFloor,
 } from './floor.js';
 import { fmtNs, fmtRate, fmtSize, markdownTable } from './format.js';
+import {
+  IN_THREAD_VERDICT_POLICY,
+  judgeInThreadFloor,
+  judgeInThreadStall,
+  slotWaits,
+} from './in-thread-verdicts.js';
 import { median, memcpyBaseline, protectedMemcpyThroughput } from './memcpy.js';
+import { NATIVE_MODES, type NativeMode } from './modes.js';
 import { BENCH_POLICIES, type BenchPolicy } from './policies.js';
 import { type RedisBgsaveResult, runRedisBgsave } from './redis-bgsave.js';
 import type { BenchResult, BenchRow } from './row.js';
 import { type NativeCase, runNativeCase } from './run-native.js';
 import type { StallProfile } from './stall-profile.js';
+import { passText, ratioText, type Verdict } from './verdict.js';
 
 /** Options of {@link runTargets}. */
 export interface TargetOptions {
@@ -41,16 +49,16 @@ export interface TargetOptions {
   stallProfile: StallProfile;
   /** Pages per scan step; default: the save loop's own default. Target (a) also tries 512 and 4096. */
   batchPages?: number | undefined;
+  /** Native modes of (b) and (c); default all three. */
+  modes?: readonly NativeMode[] | undefined;
+  /** Why in-thread mode is not measured (the kernel lacks it): its verdicts say so. */
+  inThreadSkipped?: string | undefined;
+  /** Copy buffer of the in-thread runs, pages (see {@link copyBufferPagesFor}); default the backend's. */
+  copyBufferPages?: number | undefined;
   log: (line: string) => void;
 }
 
-/** A target's outcome. `pass` is undefined when it could not be measured. */
-export interface Verdict {
-  target: string;
-  goal: string;
-  measured: string;
-  pass: boolean | undefined;
-}
+export type { Verdict } from './verdict.js';
 
 /** Everything {@link runTargets} measured, in one run. */
 export interface TargetsResult {
@@ -87,6 +95,16 @@ export interface TargetsResult {
     benchLoad?: FloorResult | undefined;
     /** The same with one thread spinning beside it, as a snapshot's scan or sink does. */
     benchLoadBusy?: FloorResult | undefined;
+    /**
+     * The handler-thread floor (`poll`) and the in-thread floor (`sigbus`) serving the bench's writers,
+     * one of each per rep, interleaved with the (b) runs: target (b) compares medians (absent in older
+     * results). `benchLoad` is the median run of `benchLoadRuns`.
+     */
+    benchLoadRuns?: FloorResult[] | undefined;
+    sigbusLoadRuns?: FloorResult[] | undefined;
+    /** The in-thread floor, one writer back to back (the classic load), beside `sleep`. */
+    sigbus?: FloorResult | undefined;
+    sigbusError?: string | undefined;
     loadError?: string | undefined;
     source?: string | undefined;
     error?: string | undefined;
@@ -101,6 +119,15 @@ export interface TargetsResult {
   latencyRuns: BenchRow[];
   /** Every (c) run, likewise. */
   stallRuns: BenchRow[];
+  /**
+   * The in-thread (c) case without stalls, interleaved with its stalled runs: the baseline of the
+   * in-thread (c) verdict (absent in older results).
+   */
+  stallReferenceRuns?: BenchRow[] | undefined;
+  /** Why in-thread mode was not measured, when it was not (absent in older results). */
+  inThreadSkipped?: string | undefined;
+  /** The in-thread runs' copy buffer, pages (absent in older results). */
+  copyBufferPages?: number | undefined;
   /** Target (d) measured on this machine, when a redis-server was given (absent in older results). */
   redis?: { result?: RedisBgsaveResult | undefined; error?: string | undefined } | undefined;
   verdicts: Verdict[];
@@ -206,15 +233,19 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     }
   }
   const floor: TargetsResult['floor'] = {};
+  const modes = (o.modes ?? NATIVE_MODES).filter((m) => m !== 'in-thread' || !o.inThreadSkipped);
+  const inThread = modes.includes('in-thread');
   const source = findFloorSource(o.floorSource);
+  const load: FloorLoad = { writers: o.writers, rate: o.ratePerWriter, busy: 0 };
+  const mib = Math.max(1, Math.round(o.sizeBytes / 2 ** 20));
+  const pages = thp ? 'THP' : '4 KiB pages';
+  let bin: string | undefined;
   if (!source) {
     floor.error = 'uffd-floor.c not found (looked in the native package bench/ and ../shared/tools/)';
   } else {
     floor.source = source;
     try {
-      const bin = await compileFloor(source, o.outDir);
-      const mib = Math.max(1, Math.round(o.sizeBytes / 2 ** 20));
-      const pages = thp ? 'THP' : '4 KiB pages';
+      bin = await compileFloor(source, o.outDir);
       o.log(`targets (b): floor program, handler sleeping in poll(2), ${pages}, ${o.floorFaults} faults`);
       floor.sleep = await runFloor(bin, mib, o.floorFaults, 'sleep', thp);
       o.log(`targets (b): floor program, handler spinning, ${pages}, ${o.floorFaults} faults`);
@@ -225,10 +256,13 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
         );
         floor.sleep4k = await runFloor(bin, mib, o.floorFaults, 'sleep', false);
       }
-      const load: FloorLoad = { writers: o.writers, rate: o.ratePerWriter, busy: 0 };
       try {
-        o.log(`targets (b): floor program, handler sleeping in poll(2), ${pages}, ${loadText(load)}`);
-        floor.benchLoad = await runFloor(bin, mib, o.floorFaults, 'sleep', thp, load);
+        o.log(`targets (b): floor program, in-thread (SIGBUS handler), ${pages}, ${o.floorFaults} faults`);
+        floor.sigbus = await runFloor(bin, mib, o.floorFaults, 'sigbus', thp);
+      } catch (error) {
+        floor.sigbusError = (error as Error).message;
+      }
+      try {
         const busy = { ...load, busy: 1 };
         o.log(`targets (b): floor program, handler sleeping in poll(2), ${pages}, ${loadText(busy)}`);
         floor.benchLoadBusy = await runFloor(bin, mib, o.floorFaults, 'sleep', thp, busy);
@@ -237,51 +271,88 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
       }
     } catch (error) {
       floor.error = (error as Error).message;
+      bin = undefined;
     }
   }
   const results: BenchResult[] = [];
-  /** Runs one (b) or (c) case `o.reps` times into `into`: verdicts take each case's median run. */
-  const repeatCase = async (
+  /** One run of a (b) or (c) case into `into`: verdicts take each case's median run. */
+  const runCase = async (
     label: string,
     c: Pick<NativeCase, 'mode' | 'policy' | 'profile'> & Partial<NativeCase>,
     tag: string,
     into: BenchRow[],
   ): Promise<void> => {
-    for (let k = 1; k <= o.reps; k++) {
-      o.log(`${label}, run ${k}/${o.reps}`);
-      const r = await runNativeCase({ ...base, ...c, tag: `${tag}${k}` });
-      into.push(r.row);
-      results.push(r);
+    o.log(label);
+    const copyBufferPages = c.mode === 'in-thread' ? o.copyBufferPages : undefined;
+    const r = await runNativeCase({ ...base, copyBufferPages, ...c, tag });
+    into.push(r.row);
+    results.push(r);
+  };
+  /** One floor run under the bench's load into `into`; a failure is kept, once, in `floor.loadError`. */
+  const floorRun = async (variant: 'sleep' | 'sigbus', into: FloorResult[], k: number): Promise<void> => {
+    if (!bin || (variant === 'sleep' && floor.loadError) || (variant === 'sigbus' && floor.sigbusError))
+      return;
+    const what = variant === 'sleep' ? 'handler sleeping in poll(2)' : 'in-thread (SIGBUS handler)';
+    o.log(`targets (b): floor program, ${what}, ${pages}, ${loadText(load)}, run ${k}/${o.reps}`);
+    try {
+      into.push(await runFloor(bin, mib, o.floorFaults, variant, thp, load));
+    } catch (error) {
+      if (variant === 'sleep') floor.loadError = (error as Error).message;
+      else floor.sigbusError = (error as Error).message;
     }
   };
+  // Every rep runs both floors under the bench's writers and then every case once, so that floors and
+  // bgsnap runs see the same state of a shared host (its load moves tails by 2× within minutes).
   const latencyRuns: BenchRow[] = [];
-  for (const mode of ['plain', 'copy-on-fault'] as const) {
-    const cases: [string, boolean][] = [
-      ['unlimited', true],
-      ['qemu', true],
-      ['latency', true],
-      ['latency', false],
-    ];
-    for (const [name, quiesce] of cases) {
-      await repeatCase(
-        `targets (b): ${mode}, ${name}${quiesce ? '' : ', no quiesce'}, ${o.writers} writers, file sink`,
-        { mode, policy: policy(name), profile: none, quiesce },
-        'b',
-        latencyRuns,
-      );
+  const benchLoadRuns: FloorResult[] = [];
+  const sigbusLoadRuns: FloorResult[] = [];
+  const cases: [string, boolean][] = [
+    ['unlimited', true],
+    ['qemu', true],
+    ['latency', true],
+    ['latency', false],
+  ];
+  for (let k = 1; k <= o.reps; k++) {
+    await floorRun('sleep', benchLoadRuns, k);
+    if (inThread) await floorRun('sigbus', sigbusLoadRuns, k);
+    for (const mode of modes) {
+      for (const [name, quiesce] of cases) {
+        await runCase(
+          `targets (b): ${mode}, ${name}${quiesce ? '' : ', no quiesce'}, ${o.writers} writers, file sink, run ${k}/${o.reps}`,
+          { mode, policy: policy(name), profile: none, quiesce },
+          `b${k}`,
+          latencyRuns,
+        );
+      }
     }
   }
+  if (benchLoadRuns.length > 0) {
+    floor.benchLoadRuns = benchLoadRuns;
+    floor.benchLoad = [...benchLoadRuns].sort((x, y) => x.p99Ns - y.p99Ns)[(benchLoadRuns.length - 1) >> 1];
+  }
+  if (sigbusLoadRuns.length > 0) floor.sigbusLoadRuns = sigbusLoadRuns;
 
-  // (c) a sink that stalls 50 ms every 250 ms.
+  // (c) a sink that stalls 50 ms every 250 ms; in-thread also without stalls, interleaved, as its baseline.
   const stallRuns: BenchRow[] = [];
-  for (const mode of ['plain', 'copy-on-fault'] as const) {
-    for (const name of ['unlimited', 'qemu', 'qemu-true', 'latency', 'latency+bucket']) {
-      await repeatCase(
-        `targets (c): ${mode}, ${name}, stalling sink`,
-        { mode, policy: policy(name), profile: o.stallProfile },
-        'c',
-        stallRuns,
+  const stallReferenceRuns: BenchRow[] = [];
+  for (let k = 1; k <= o.reps; k++) {
+    if (inThread) {
+      await runCase(
+        `targets (c): in-thread, ${IN_THREAD_VERDICT_POLICY}, no stalls (the baseline), run ${k}/${o.reps}`,
+        { mode: 'in-thread', policy: policy(IN_THREAD_VERDICT_POLICY), profile: none },
+        `cref${k}`,
+        stallReferenceRuns,
       );
+    }
+    for (const mode of modes) {
+      for (const name of ['unlimited', 'qemu', 'qemu-true', 'latency', 'latency+bucket']) {
+        await runCase(
+          `targets (c): ${mode}, ${name}, stalling sink, run ${k}/${o.reps}`,
+          { mode, policy: policy(name), profile: o.stallProfile },
+          `c${k}`,
+          stallRuns,
+        );
+      }
     }
   }
 
@@ -312,6 +383,9 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     machine,
     latencyRuns,
     stallRuns,
+    stallReferenceRuns,
+    inThreadSkipped: o.inThreadSkipped ?? (inThread ? undefined : 'in-thread is not among --modes'),
+    copyBufferPages: o.copyBufferPages,
     redis,
   };
   // Plot each case's median run only: three CDFs per case would bury the comparison between cases.
@@ -321,7 +395,23 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   return { ...measured, verdicts: judge(measured), results: results.filter((r) => medians.has(r.row.id)) };
 }
 
-function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
+/** Target (a): snapshot throughput (no writers) as a share of memcpy of the same region, at least. */
+export const SNAPSHOT_GOAL = 0.7;
+
+/** The runs of one case: `mode/policy`, writers parked around protect. */
+const caseRuns = (rows: readonly BenchRow[] | undefined, mode: NativeMode, name: string): BenchRow[] =>
+  (rows ?? []).filter((r) => r.mode === mode && r.policy === name && r.quiescePauseNs !== undefined);
+
+/** Why a floor that target (b) needs under the bench's writers was not measured, if it was not. */
+function floorFailure(f: TargetsResult['floor']): string | undefined {
+  if (f.error) return `the floor program: ${f.error}`;
+  if (!f.benchLoadRuns?.length && f.loadError) return `the handler-thread floor: ${f.loadError}`;
+  if (!f.sigbusLoadRuns?.length && f.sigbusError) return `the in-thread floor: ${f.sigbusError}`;
+  return undefined;
+}
+
+/** Every verdict of a targets run, from what it measured (exported for `--from` and the tests). */
+export function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
   const {
     memcpyBytesPerSec: memcpy,
     protectedMemcpyBytesPerSec: protectedMemcpy,
@@ -339,7 +429,7 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
   const cold = t.coldRuns?.[0]?.throughputBytesPerSec;
   verdicts.push({
     target: '(a) snapshot vs memcpy, no writers, discard sink',
-    goal: '≥ 0.6 × memcpy',
+    goal: `≥ ${SNAPSHOT_GOAL} × memcpy`,
     measured:
       `${batchOf(noWriters[0]!) === 'default' ? 'default batch' : `batch ${batchOf(noWriters[0]!)} pages`}: ` +
       `${fmtRate(snap)} vs memcpy ${fmtRate(base)} = ${(snap / base).toFixed(2)}× (medians` +
@@ -352,27 +442,16 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
         ? `; memcpy right after the first write-protection of fresh memory: ${fmtRate(median(protectedMemcpy))} = ` +
           `${(median(protectedMemcpy) / base).toFixed(2)}× memcpy`
         : ''),
-    pass: snap / base >= 0.6,
+    pass: snap / base >= SNAPSHOT_GOAL,
   });
-  const floorP99 = floor.sleep?.p99Ns;
-  const bestB = bestCase(groupCaseRuns(latencyRuns));
-  const best = bestB?.median;
-  verdicts.push({
-    target: '(b) writer p99 vs the C floor (handler sleeping in poll)',
-    goal: '≤ 1.5 × floor p99',
-    measured:
-      bestB && best && floorP99
-        ? `best ${best.mode}/${best.policy}${best.quiescePauseNs === undefined ? ' (no quiesce)' : ''}: ${fmtNs(best.writer.p99)} vs floor ${fmtNs(floorP99)} = ${(best.writer.p99 / floorP99).toFixed(2)}×${runsText(bestB)}` +
-          (floor.benchLoad
-            ? `; for comparison, the same C handler serving the bench's writers (${loadText(floor.benchLoad.load)}): ` +
-              `p99 ${fmtNs(floor.benchLoad.p99Ns)}, bgsnap ${(best.writer.p99 / floor.benchLoad.p99Ns).toFixed(2)}× that` +
-              (floor.benchLoadBusy
-                ? `; with one busy thread beside them: p99 ${fmtNs(floor.benchLoadBusy.p99Ns)}`
-                : '')
-            : '')
-        : `not measured (${floor.error ?? 'no faults recorded'})`,
-    pass: best && floorP99 ? best.writer.p99 <= 1.5 * floorP99 : undefined,
-  });
+  verdicts.push(
+    judgeInThreadFloor({
+      runs: caseRuns(latencyRuns, 'in-thread', IN_THREAD_VERDICT_POLICY),
+      handlerThreadFloors: floor.benchLoadRuns ?? [],
+      inThreadFloors: floor.sigbusLoadRuns ?? [],
+      skipped: t.inThreadSkipped ?? floorFailure(floor),
+    }),
+  );
   const stallOk = latencyRuns.filter((r) => r.longestWriterStallNs <= 5e6);
   const longest = Math.max(...latencyRuns.map((r) => r.longestWriterStallNs));
   const pauses = latencyRuns.flatMap((r) => (r.quiescePauseNs === undefined ? [] : [r.quiescePauseNs]));
@@ -385,24 +464,14 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
       (machine?.result ? `; the machine itself: ${cpuPausesText(machine.result)}` : ''),
     pass: latencyRuns.length > 0 && stallOk.length === latencyRuns.length,
   });
-  const stallCases = groupCaseRuns(stallRuns);
-  const bestC = bestCase(stallCases);
-  const bestStall = bestC?.median;
-  const policyP99s = (name: string): string =>
-    stallCases
-      .filter((c) => c.median.policy === name)
-      .map((c) => `${c.median.mode} ${fmtNs(c.median.writer.p99)}`)
-      .join(', ');
-  verdicts.push({
-    target: '(c) sink stalling 50 ms every 250 ms: best policy p99',
-    goal: '≤ 1 ms',
-    measured:
-      bestC && bestStall
-        ? `best ${bestStall.mode}/${bestStall.policy}: p99 ${fmtNs(bestStall.writer.p99)}${runsText(bestC)}; ` +
-          `qemu: ${policyP99s('qemu')}; unlimited: ${policyP99s('unlimited')}`
-        : 'no faults recorded',
-    pass: bestStall ? bestStall.writer.p99 <= 1e6 : undefined,
-  });
+  verdicts.push(
+    judgeInThreadStall({
+      stalled: caseRuns(stallRuns, 'in-thread', IN_THREAD_VERDICT_POLICY),
+      unstalled: caseRuns(t.stallReferenceRuns, 'in-thread', IN_THREAD_VERDICT_POLICY),
+      copyBufferPages: t.copyBufferPages ?? 1024,
+      skipped: t.inThreadSkipped,
+    }),
+  );
   verdicts.push({
     target: '(d) Redis BGSAVE reference',
     goal: 'for comparison, same machine, same size',
@@ -412,18 +481,6 @@ function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[] {
     pass: undefined,
   });
   return verdicts;
-}
-
-/** The case with the lowest median writer p99 among cases whose writers took faults. */
-function bestCase(cases: readonly CaseRuns[]): CaseRuns | undefined {
-  return cases
-    .filter((c) => c.median.writer.count > 0)
-    .sort((a, b) => a.median.writer.p99 - b.median.writer.p99)[0];
-}
-
-/** ` (median of N runs: a, b, c)` when the case ran more than once. */
-function runsText(c: CaseRuns): string {
-  return c.p99s.length > 1 ? ` (median of ${c.p99s.length} runs: ${c.p99s.map(fmtNs).join(', ')})` : '';
 }
 
 /** One no-writer snapshot: throughput, duration and the protect call. */
@@ -440,8 +497,6 @@ export function redisText(r: RedisBgsaveResult): string {
     `${Math.round(r.setsPerSecBefore)} → ${Math.round(r.setsPerSecDuring)} SET/s (one client, one command in flight)`
   );
 }
-
-const passText = (p: boolean | undefined): string => (p === undefined ? '–' : p ? 'PASS' : 'MISS');
 
 /** The targets as markdown: verdicts, then the runs behind each, with ratios. */
 export function targetsMarkdown(t: TargetsResult): string {
@@ -477,11 +532,18 @@ export function targetsMarkdown(t: TargetsResult): string {
       `- handler sleeping in poll(2)${t.floor.sleep?.thp ? ', THP' : ''}: ${fl(t.floor.sleep)}\n` +
       `- handler spinning${t.floor.spin?.thp ? ', THP' : ''}: ${fl(t.floor.spin)}\n` +
       `${t.floor.sleep4k ? `- handler sleeping in poll(2), 4 KiB pages: ${fl(t.floor.sleep4k)}\n` : ''}` +
-      [t.floor.benchLoad, t.floor.benchLoadBusy]
-        .filter((f): f is FloorResult => f !== undefined)
-        .map((f) => `- handler sleeping in poll(2)${f.thp ? ', THP' : ''}, ${loadText(f.load)}: ${fl(f)}\n`)
+      `${t.floor.sigbus ? `- in-thread (each writer's SIGBUS handler copies and releases its page)${t.floor.sigbus.thp ? ', THP' : ''}: ${fl(t.floor.sigbus)}\n` : ''}` +
+      (t.floor.benchLoadRuns ?? (t.floor.benchLoad ? [t.floor.benchLoad] : []))
+        .map((f) => `- handler thread (poll), ${f.thp ? 'THP, ' : ''}${loadText(f.load)}: ${fl(f)}\n`)
         .join('') +
+      (t.floor.sigbusLoadRuns ?? [])
+        .map((f) => `- in-thread (sigbus), ${f.thp ? 'THP, ' : ''}${loadText(f.load)}: ${fl(f)}\n`)
+        .join('') +
+      (t.floor.benchLoadBusy
+        ? `- handler thread (poll), ${t.floor.benchLoadBusy.thp ? 'THP, ' : ''}${loadText(t.floor.benchLoadBusy.load)}: ${fl(t.floor.benchLoadBusy)}\n`
+        : '') +
       `${t.floor.loadError ? `- the bench's writer load: not measured — ${t.floor.loadError}\n` : ''}` +
+      `${t.floor.sigbusError ? `- the in-thread floor: not measured — ${t.floor.sigbusError}\n` : ''}` +
       (t.machine?.result
         ? `- the machine, for every measurement above and below: ${cpuPausesText(t.machine.result)}\n`
         : t.machine?.error
@@ -492,8 +554,13 @@ export function targetsMarkdown(t: TargetsResult): string {
   );
   const sleepP99 = t.floor.sleep?.p99Ns;
   const spinP99 = t.floor.spin?.p99Ns;
-  const loadP99 = t.floor.benchLoad?.p99Ns;
-  const ratio = (v: number, f: number | undefined): string => (f ? `${(v / f).toFixed(2)}×` : '–');
+  const loadP99 = t.floor.benchLoadRuns?.length
+    ? median(t.floor.benchLoadRuns.map((f) => f.p99Ns))
+    : t.floor.benchLoad?.p99Ns;
+  const sigbusLoadP99 = t.floor.sigbusLoadRuns?.length
+    ? median(t.floor.sigbusLoadRuns.map((f) => f.p99Ns))
+    : undefined;
+  const ratio = ratioText;
   parts.push(
     markdownTable(
       [
@@ -505,7 +572,8 @@ export function targetsMarkdown(t: TargetsResult): string {
         'writer p99',
         'p99 / floor (sleep)',
         'p99 / floor (spin)',
-        'p99 / floor (same writers)',
+        'p99 / floor (poll, same writers)',
+        'p99 / floor (sigbus, same writers)',
         'p99.9',
         'longest store',
         'stores > 5 ms',
@@ -525,6 +593,7 @@ export function targetsMarkdown(t: TargetsResult): string {
         ratio(r.writer.p99, sleepP99),
         ratio(r.writer.p99, spinP99),
         ratio(r.writer.p99, loadP99),
+        ratio(r.writer.p99, sigbusLoadP99),
         fmtNs(r.writer.p999),
         fmtNs(r.longestWriterStallNs),
         String(r.writesOver5ms),
@@ -554,6 +623,7 @@ export function targetsMarkdown(t: TargetsResult): string {
         'throughput',
         'throttled',
         'sink stalled',
+        'slot waits (copy buffer)',
         'p99 ≤ 1 ms',
         'writer p99, each run',
       ],
@@ -570,11 +640,25 @@ export function targetsMarkdown(t: TargetsResult): string {
         fmtRate(r.throughputBytesPerSec),
         fmtNs(r.throttledNs),
         fmtNs(r.sinkStalledNs),
+        r.mode === 'in-thread' ? `${slotWaits(r)} (${r.extra?.copyBufferPages ?? 'default'} pages)` : '–',
         r.writer.count ? passText(r.writer.p99 <= 1e6) : '–',
         p99s.map(fmtNs).join(', '),
       ]),
     ),
   );
+  const refs = t.stallReferenceRuns ?? [];
+  if (refs.length > 0) {
+    parts.push(
+      `\nThe in-thread baseline of (c), the same case without stalls, interleaved with the stalled runs: ` +
+        refs
+          .map(
+            (r) =>
+              `${r.policy} p99 ${fmtNs(r.writer.p99)}, p99.9 ${fmtNs(r.writer.p999)}, slot waits ${slotWaits(r)}`,
+          )
+          .join('; ') +
+        '.\n',
+    );
+  }
   parts.push(
     `\n**(d)** ${t.redis?.result ? redisText(t.redis.result) : t.redis?.error ? `not measured: ${t.redis.error}` : 'not measured'}. ` +
       `Reference (anchors.md §3): ${REDIS_REFERENCE}\n`,
