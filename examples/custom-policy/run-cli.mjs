@@ -31,6 +31,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const limiter of LIMITERS) {
     const run = runBgsnap([
       'run',
+      // The policy is for plain mode, where writers wait for the loop; bgsnap run defaults to in-thread.
+      '--mode',
+      'plain',
       '--size',
       '16MiB',
       '--writers',
