@@ -1,6 +1,6 @@
 import type { FaultSource } from '@bgsnap/fault-source';
 import type { LimiterPolicy } from '@bgsnap/rate-limiter';
-import { createSnapshotWriter, type Sink, type SnapshotCompression } from '@bgsnap/stream-writer';
+import { createSnapshotWriter, type Sink, type SnapshotCompression, zstdReady } from '@bgsnap/stream-writer';
 import { snapshotCrc32 } from './checksum.js';
 import { QuiesceTimeoutError, SnapshotAbortedError } from './errors.js';
 import { buildReport, type SnapshotMode, type SnapshotReport } from './report/report.js';
@@ -171,6 +171,8 @@ export async function snapshotOnThisThread(options: CoreSnapshotOptions): Promis
     : options.source;
   const clock = source.clock;
   let forwardSinkWrites = false;
+  // zstd's WebAssembly module loads on demand; the writer compresses synchronously, so load it first.
+  if ((options.compression ?? 'none') !== 'none') await zstdReady();
   const gate = gateSink(sink, signal, options.beforeCommit);
   const writer = createSnapshotWriter({
     regions: source.regions,

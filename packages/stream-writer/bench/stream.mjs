@@ -10,7 +10,10 @@ import {
   readSnapshot,
   restoreSnapshot,
   verifySnapshot,
+  zstdReady,
 } from '../dist/index.js';
+
+await zstdReady(); // some cases compress: the writer needs zstd loaded before it is created
 
 const PAGE = 4096;
 const MIB = 1 << 20;

@@ -70,3 +70,4 @@ export {
   type WriterStats,
   type WriterSummary,
 } from './writer.js';
+export { ZstdNotReadyError, zstdReady } from './zstd.js';

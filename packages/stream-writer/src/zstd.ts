@@ -3,9 +3,12 @@
  * script, no native toolchain), used only through its public entry.
  *
  * That entry's `init()` is async, while the writer compresses synchronously inside `writePages` and is
- * created synchronously: so this module awaits `init()` once, at the top level, when it is first
- * imported (ESM top-level await). Importing `@bgsnap/stream-writer` therefore finishes only once the
- * WebAssembly module is instantiated, and every codec call after that is synchronous.
+ * created synchronously. Awaiting it at the top level (ESM top-level await) would make the package
+ * impossible to `require()` (ERR_REQUIRE_ASYNC_MODULE) and would load the WebAssembly module for
+ * every consumer, compressing or not. So it is loaded on demand: {@link zstdReady} starts (once) and
+ * awaits it; the reader awaits it before its first ZSTD record; a writer that compresses needs it
+ * done before it is created ({@link zstdCodec} throws {@link ZstdNotReadyError} otherwise), so its
+ * creator awaits {@link zstdReady} first (the bgsnap app's `snapshot()` does).
  *
  * The entry's decompressor sizes its output buffer from the frame header's content size. The reader
  * checks every ZSTD payload with `checkZstdFrame` before decompressing (a declared size must equal the
@@ -18,7 +21,31 @@ import { compressUsingDict, createCCtx, decompress, init } from '@bokuweb/zstd-w
 export const ZSTD_MIN_LEVEL = 1;
 export const ZSTD_MAX_LEVEL = 19;
 
-await init();
+let initializing: Promise<void> | undefined;
+let initialized = false;
+
+/**
+ * Loads and instantiates the zstd WebAssembly module, once per process; later calls return the same
+ * promise. Await it before creating a writer with zstd compression.
+ */
+export function zstdReady(): Promise<void> {
+  initializing ??= init().then(() => {
+    initialized = true;
+  });
+  return initializing;
+}
+
+/** A zstd codec was needed before {@link zstdReady} had settled. */
+export class ZstdNotReadyError extends Error {
+  /** Machine-readable code. */
+  readonly code = 'ZSTD_NOT_READY';
+  constructor() {
+    super(
+      'zstd is not loaded yet: await zstdReady() (from @bgsnap/stream-writer) before creating a writer that compresses',
+    );
+    this.name = 'ZstdNotReadyError';
+  }
+}
 
 const NO_DICTIONARY = new Uint8Array(0);
 
@@ -70,8 +97,12 @@ export class ZstdCodec {
 
 let shared: ZstdCodec | undefined;
 
-/** The process-wide codec, created on first use. */
+/**
+ * The process-wide codec, created on first use.
+ * @throws ZstdNotReadyError before {@link zstdReady} has settled.
+ */
 export function zstdCodec(): ZstdCodec {
+  if (!initialized) throw new ZstdNotReadyError();
   shared ??= new ZstdCodec();
   return shared;
 }

@@ -19,7 +19,7 @@ import {
   TRAILER_BYTES,
 } from '../format.js';
 import { PageSet } from '../page-set.js';
-import { zstdCodec } from '../zstd.js';
+import { zstdCodec, zstdReady } from '../zstd.js';
 import { checkZstdFrame } from '../zstd-frame.js';
 import { openByteSource, type SnapshotSource } from './byte-source.js';
 import { Cursor } from './cursor.js';
@@ -336,6 +336,7 @@ export async function* readEvents(
           );
         }
         data = new Uint8Array(rawBytes);
+        await zstdReady();
         if (!zstdCodec().decompressInto(payload!, data)) {
           throw new SnapshotFormatError(
             'DECOMPRESSION_FAILED',
