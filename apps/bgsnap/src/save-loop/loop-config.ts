@@ -16,6 +16,11 @@ export interface LoopConfig {
   releaseAlignPages: number[];
   /** Whether scanned pages are released per block (plain mode, `releaseAlignBytes` > 0). */
   deferRelease: boolean;
+  /**
+   * Whether a faulting writer waits until the loop saves its page (plain mode). False where the
+   * backend copies on fault: then scan steps are always `quietBatchPages` long.
+   */
+  faultsWaitForLoop: boolean;
   progressIntervalNs: number;
   missingPagesTimeoutNs: number;
   serveFaultsWhileDraining: boolean;
@@ -52,6 +57,7 @@ export function resolveLoopConfig(
       deferRelease ? Math.max(1, Math.floor(releaseAlignBytes / r.pageSize)) : 1,
     ),
     deferRelease,
+    faultsWaitForLoop: !copiesOnFault,
     progressIntervalNs: options.progressIntervalNs ?? DEFAULT_PROGRESS_INTERVAL_NS,
     missingPagesTimeoutNs: options.missingPagesTimeoutNs ?? DEFAULT_MISSING_PAGES_TIMEOUT_NS,
     serveFaultsWhileDraining: options.serveFaultsWhileDraining === true,

@@ -182,8 +182,12 @@ class SaveLoop {
     const c = this.config;
     if (!this.cursor.done) {
       // A writer that faults waits for the step in progress: short steps while faults come, long ones
-      // (a step has a fixed cost) while none has come for a while.
-      const step = now - this.faults.lastFaultAt >= QUIET_NS ? c.quietBatchPages : c.batchPages;
+      // (a step has a fixed cost) while none has come for a while. Where the backend copies and
+      // releases faulting pages itself (copy-on-fault, in-thread), no writer waits for the step, so
+      // steps are always long: short ones only add per-step cost, and under writers that fault all
+      // the time they made the scan several times slower, which in turn let more pages fault.
+      const long = c.faultsWaitForLoop ? now - this.faults.lastFaultAt >= QUIET_NS : true;
+      const step = long ? c.quietBatchPages : c.batchPages;
       return decision.scanPages > 0 ? this.cursor.scan(Math.min(decision.scanPages, step)) : 0;
     }
     const idleNs = now - this.counters.lastSavedAt;

@@ -56,7 +56,8 @@ export interface SaveLoopOptions {
    * Most pages per scan step while no fault has been served for 5 ms (and from the start until the
    * first fault). Default `batchPages` (no change of step); `snapshot()` uses 512, 2 MiB of 4 KiB
    * pages. A step has a fixed cost, so long steps scan faster; a writer that faults waits for the step
-   * in progress, so the loop goes back to `batchPages` as soon as faults come.
+   * in progress, so the loop goes back to `batchPages` as soon as faults come. Where the source copies
+   * on fault (`capabilities.copiesOnFault`) no writer waits for a step, so every step is this long.
    */
   quietBatchPages?: number | undefined;
   /**
