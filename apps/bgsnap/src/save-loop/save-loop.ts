@@ -8,6 +8,7 @@ import { type LoopConfig, resolveLoopConfig } from './loop-config.js';
 import { LoopCounters } from './loop-counters.js';
 import { ReleaseBlocks } from './release-blocks.js';
 import { ScanCursor } from './scan-cursor.js';
+import { StagedFaults } from './staged-faults.js';
 import type { SaveLoopOptions, SaveLoopResult } from './types.js';
 import { createUnsavedPages } from './unsaved-pages.js';
 
@@ -101,6 +102,16 @@ class SaveLoop {
     this.faults = new FaultService(parts, this.blocks);
     const scanAlign = this.config.deferRelease ? align : undefined;
     this.cursor = new ScanCursor(parts, scanAlign, this.blocks, this.faults);
+    if (source.capabilities.copiesOnFault && this.config.stagedFaultBytes > 0) {
+      const staged = new StagedFaults(
+        pageSizes,
+        regions.map((r) => r.pageCount),
+        this.config.stagedFaultBytes,
+        this.cursor,
+      );
+      this.faults.staged = staged;
+      this.cursor.staged = staged;
+    }
     this.abortable = createAbortRace(signal);
     this.backpressure = new Backpressure(
       source,

@@ -61,6 +61,13 @@ export interface SaveLoopOptions {
    */
   quietBatchPages?: number | undefined;
   /**
+   * Copy-on-fault sources: bytes of faulted pages the loop holds until the scan reaches them and
+   * writes them within its runs, instead of one record per faulted page. Default 64 MiB, allocated as
+   * faults come; 0 writes
+   * every faulted page at once.
+   */
+  stagedFaultBytes?: number | undefined;
+  /**
    * Plain mode: scanned pages stay protected until the scan reaches the next multiple of this many
    * bytes of their region (or a fault or a drain needs them released), then go in one release. Default
    * 2 MiB, the x86-64 huge page: a release that covers part of a transparent huge page splits it, and
