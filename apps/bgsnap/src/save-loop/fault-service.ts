@@ -4,6 +4,7 @@ import { recordLatency } from './latency-histogram.js';
 import type { LoopCounters } from './loop-counters.js';
 import type { LoopParts } from './loop-parts.js';
 import type { ReleaseBlocks } from './release-blocks.js';
+import type { StagedFaults } from './staged-faults.js';
 import type { PageWriter } from './types.js';
 import type { UnsavedPages } from './unsaved-pages.js';
 
@@ -27,6 +28,12 @@ export class FaultService {
   private readonly counters: LoopCounters;
   private readonly unsaved: readonly UnsavedPages[];
   private readonly pageSizes: readonly number[];
+
+  /**
+   * Copy-on-fault: where faulted pages ahead of the scan wait for it, so that they go out in the
+   * scan's runs; `undefined` writes every faulted page at once.
+   */
+  staged: StagedFaults | undefined;
 
   constructor(
     parts: LoopParts,
@@ -72,6 +79,7 @@ export class FaultService {
       const f = faults[i]!;
       const pages = this.unsaved[f.region]!;
       if (!pages.has(f.page)) this.serveSaved(f, emptyAt);
+      else if (this.staged?.has(f.region, f.page)) this.counters.duplicateFaults++;
       else if (f.contents !== undefined) this.saveContents(f, emptyAt);
       else i += this.saveRun(faults, i, emptyAt) - 1;
     }
@@ -93,12 +101,17 @@ export class FaultService {
     }
   }
 
-  /** Copy-on-fault: the event carries the page, already released by the backend. */
+  /**
+   * Copy-on-fault: the event carries the page, already released by the backend. It is staged for the
+   * scan when it can be (then it stays unsaved until the scan writes it), else written now.
+   */
   private saveContents(f: WriteFault, emptyAt: number): void {
-    this.writer.writePages(f.region, f.page, f.contents!);
-    this.unsaved[f.region]!.markSaved(f.page, 1);
     const c = this.counters;
-    c.remaining--;
+    if (!this.staged?.offer(f.region, f.page, f.contents!)) {
+      this.writer.writePages(f.region, f.page, f.contents!);
+      this.unsaved[f.region]!.markSaved(f.page, 1);
+      c.remaining--;
+    }
     c.pagesFaulted++;
     c.bytesFaulted += this.pageSizes[f.region]!;
     this.observe(f, this.clock.now(), emptyAt);

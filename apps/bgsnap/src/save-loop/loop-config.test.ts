@@ -22,6 +22,11 @@ describe('resolveLoopConfig', () => {
     expect(cof.deferRelease).toBe(false);
     expect(cof.releaseAlignPages).toEqual([1, 1]);
     expect(resolveLoopConfig(options({ releaseAlignBytes: 0 }), regions, false).deferRelease).toBe(false);
+    // Only where writers can wait for the loop do faults shorten its steps.
+    expect(plain.faultsWaitForLoop).toBe(true);
+    expect(cof.faultsWaitForLoop).toBe(false);
+    expect(cof.stagedFaultBytes).toBe(64 * 2 ** 20);
+    expect(resolveLoopConfig(options({ stagedFaultBytes: 0 }), regions, true).stagedFaultBytes).toBe(0);
   });
 
   it('property: quiet steps are never shorter than batch steps', () => {
@@ -39,6 +44,8 @@ describe('resolveLoopConfig', () => {
     ['quietBatchPages', { quietBatchPages: -1 }],
     ['releaseAlignBytes', { releaseAlignBytes: -4096 }],
     ['releaseAlignBytes', { releaseAlignBytes: Number.NaN }],
+    ['stagedFaultBytes', { stagedFaultBytes: -1 }],
+    ['stagedFaultBytes', { stagedFaultBytes: 0.5 }],
   ])('refuses a bad %s, naming it', (name, extra) => {
     expect(() => resolveLoopConfig(options(extra), regions, false)).toThrow(new RegExp(`^${name}`));
   });

@@ -1,4 +1,5 @@
 import type { RegionInfo } from '@bgsnap/fault-source';
+import { DEFAULT_STAGED_FAULT_BYTES } from './staged-faults.js';
 import type { SaveLoopOptions } from './types.js';
 
 const DEFAULT_BATCH_PAGES = 64;
@@ -16,6 +17,13 @@ export interface LoopConfig {
   releaseAlignPages: number[];
   /** Whether scanned pages are released per block (plain mode, `releaseAlignBytes` > 0). */
   deferRelease: boolean;
+  /**
+   * Whether a faulting writer waits until the loop saves its page (plain mode). False where the
+   * backend copies on fault: then scan steps are always `quietBatchPages` long.
+   */
+  faultsWaitForLoop: boolean;
+  /** Copy-on-fault: bytes of faulted pages held for the scan to write in its runs; 0 turns it off. */
+  stagedFaultBytes: number;
   progressIntervalNs: number;
   missingPagesTimeoutNs: number;
   serveFaultsWhileDraining: boolean;
@@ -25,6 +33,12 @@ export interface LoopConfig {
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1)
     throw new RangeError(`${name} must be an integer >= 1, got ${value}`);
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
   return value;
 }
 
@@ -52,6 +66,11 @@ export function resolveLoopConfig(
       deferRelease ? Math.max(1, Math.floor(releaseAlignBytes / r.pageSize)) : 1,
     ),
     deferRelease,
+    faultsWaitForLoop: !copiesOnFault,
+    stagedFaultBytes: nonNegativeInteger(
+      'stagedFaultBytes',
+      options.stagedFaultBytes ?? DEFAULT_STAGED_FAULT_BYTES,
+    ),
     progressIntervalNs: options.progressIntervalNs ?? DEFAULT_PROGRESS_INTERVAL_NS,
     missingPagesTimeoutNs: options.missingPagesTimeoutNs ?? DEFAULT_MISSING_PAGES_TIMEOUT_NS,
     serveFaultsWhileDraining: options.serveFaultsWhileDraining === true,

@@ -83,6 +83,35 @@ describe('quiet steps', () => {
     expect(Buffer.compare(writer.images[0]!, source.initial[0]!)).toBe(0);
   });
 
+  it('keeps quietBatchPages steps while faults come when the source copies on fault', async () => {
+    // No writer waits for a step of a copy-on-fault source, so faults do not shorten the steps.
+    const source = new FakeSource([20_000], writesEvery(50_000, 200, [20_000]), true);
+    await source.start();
+    const steps: number[] = [];
+    let faults = 0;
+    const limiter: LimiterPolicy = {
+      name: 'recording',
+      start() {},
+      onFault() {
+        faults++;
+      },
+      onScan(_now, pages) {
+        steps.push(pages);
+      },
+      onSinkWrite() {},
+      decide: () => ({ scanPages: 1 << 20, waitNs: 0 }),
+    };
+    const writer = new ImageWriter(source.regions, 0, async () => {});
+    // Staging off: staged faulted pages are written by the scan but are not scanned pages.
+    const options = { source, limiter, writer, batchPages: 8, quietBatchPages: 512, stagedFaultBytes: 0 };
+    await runSaveLoop({ ...options, startedAt: 0 });
+    expect(faults).toBeGreaterThan(20);
+    // Every step but the last is a full quiet step: faulted pages are skipped, not counted.
+    expect(steps.length).toBeGreaterThan(2);
+    expect(steps.slice(0, -1).every((pages) => pages === 512)).toBe(true);
+    expect(Buffer.compare(writer.images[0]!, source.initial[0]!)).toBe(0);
+  });
+
   it('refuses a quietBatchPages that is not a positive integer', async () => {
     const source = new FakeSource([16], []);
     await source.start();

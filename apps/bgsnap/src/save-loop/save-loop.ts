@@ -8,6 +8,7 @@ import { type LoopConfig, resolveLoopConfig } from './loop-config.js';
 import { LoopCounters } from './loop-counters.js';
 import { ReleaseBlocks } from './release-blocks.js';
 import { ScanCursor } from './scan-cursor.js';
+import { StagedFaults } from './staged-faults.js';
 import type { SaveLoopOptions, SaveLoopResult } from './types.js';
 import { createUnsavedPages } from './unsaved-pages.js';
 
@@ -101,6 +102,16 @@ class SaveLoop {
     this.faults = new FaultService(parts, this.blocks);
     const scanAlign = this.config.deferRelease ? align : undefined;
     this.cursor = new ScanCursor(parts, scanAlign, this.blocks, this.faults);
+    if (source.capabilities.copiesOnFault && this.config.stagedFaultBytes > 0) {
+      const staged = new StagedFaults(
+        pageSizes,
+        regions.map((r) => r.pageCount),
+        this.config.stagedFaultBytes,
+        this.cursor,
+      );
+      this.faults.staged = staged;
+      this.cursor.staged = staged;
+    }
     this.abortable = createAbortRace(signal);
     this.backpressure = new Backpressure(
       source,
@@ -182,8 +193,12 @@ class SaveLoop {
     const c = this.config;
     if (!this.cursor.done) {
       // A writer that faults waits for the step in progress: short steps while faults come, long ones
-      // (a step has a fixed cost) while none has come for a while.
-      const step = now - this.faults.lastFaultAt >= QUIET_NS ? c.quietBatchPages : c.batchPages;
+      // (a step has a fixed cost) while none has come for a while. Where the backend copies and
+      // releases faulting pages itself (copy-on-fault, in-thread), no writer waits for the step, so
+      // steps are always long: short ones only add per-step cost, and under writers that fault all
+      // the time they made the scan several times slower, which in turn let more pages fault.
+      const long = c.faultsWaitForLoop ? now - this.faults.lastFaultAt >= QUIET_NS : true;
+      const step = long ? c.quietBatchPages : c.batchPages;
       return decision.scanPages > 0 ? this.cursor.scan(Math.min(decision.scanPages, step)) : 0;
     }
     const idleNs = now - this.counters.lastSavedAt;

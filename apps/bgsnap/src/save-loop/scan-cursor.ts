@@ -4,6 +4,7 @@ import type { FaultService } from './fault-service.js';
 import type { LoopCounters } from './loop-counters.js';
 import type { LoopParts } from './loop-parts.js';
 import type { ReleaseBlocks } from './release-blocks.js';
+import type { StagedFaults } from './staged-faults.js';
 import type { PageWriter } from './types.js';
 import type { UnsavedPages } from './unsaved-pages.js';
 
@@ -25,6 +26,13 @@ export class ScanCursor {
   private readonly counters: LoopCounters;
   private readonly unsaved: readonly UnsavedPages[];
   private readonly pageSizes: readonly number[];
+
+  /** Staged faulted pages the last run wrote: saved, but counted as faulted, not scanned. */
+  private stagedInRun = 0;
+  /** Reused buffer a run is assembled in when it contains staged pages. */
+  private runBuffer = new Uint8Array(0);
+  /** Copy-on-fault: faulted pages ahead of the cursor, which the scan writes within its runs. */
+  staged: StagedFaults | undefined;
 
   /**
    * @param alignPages - Pages per release block, per region, or `undefined` when runs are released at
@@ -59,11 +67,13 @@ export class ScanCursor {
     const writer = this.writer;
     const encodedBefore = writer.stats?.bytesEncoded;
     while (want > 0 && this.region < this.unsaved.length) {
-      const claimed = this.scanRun(want);
-      if (claimed === 0) continue;
-      want -= claimed;
+      const region = this.region;
+      const written = this.scanRun(want);
+      if (written === 0) continue;
+      want -= written;
+      const claimed = written - this.stagedInRun;
       saved += claimed;
-      bytes += claimed * this.pageSizes[this.region]!;
+      bytes += claimed * this.pageSizes[region]!;
       // Over the high-water mark with nothing left protected: stop here so the step ends in a drain.
       // Going on would open the next block, and a drain is only taken between blocks.
       if (writer.needsDrain && this.blocks.count === 0) break;
@@ -106,6 +116,8 @@ export class ScanCursor {
       const align = this.alignPages[region]!;
       run = Math.min(run, (Math.floor(first / align) + 1) * align - first);
     }
+    this.stagedInRun = 0;
+    if (this.staged && this.staged.count > 0) return this.scanStagedRun(region, first, run);
     const claimed = this.source.claim(region, first, run);
     if (claimed === 0) {
       // Copy-on-fault: the fault path owns this page; it arrives as an event with contents.
@@ -120,5 +132,46 @@ export class ScanCursor {
     this.counters.remaining -= claimed;
     this.page = first + claimed;
     return claimed;
+  }
+
+  /**
+   * {@link scanRun} where faulted pages may be staged: the run is assembled from staged copies and
+   * claimed live pages, written as one, and released as one (a release of the staged pages, which
+   * the backend released already, does nothing). It ends before a page a writer owns whose event has
+   * not been taken yet. Returns the pages written; `stagedInRun` of them were staged.
+   */
+  private scanStagedRun(region: number, first: number, run: number): number {
+    const staged = this.staged!;
+    const ps = this.pageSizes[region]!;
+    if (this.runBuffer.length < run * ps) this.runBuffer = new Uint8Array(run * ps);
+    const buffer = this.runBuffer;
+    let n = 0;
+    let fromStaged = 0;
+    while (n < run) {
+      if (staged.has(region, first + n)) {
+        staged.take(region, first + n, ps, buffer, n * ps);
+        fromStaged++;
+        n++;
+        continue;
+      }
+      let live = 1;
+      while (n + live < run && !staged.has(region, first + n + live)) live++;
+      const claimed = this.source.claim(region, first + n, live);
+      if (claimed > 0) buffer.set(this.source.read(region, first + n, claimed), n * ps);
+      n += claimed;
+      if (claimed < live) break;
+    }
+    if (n === 0) {
+      this.counters.claimsLost++;
+      this.page = first + 1;
+      return 0;
+    }
+    this.writer.writePages(region, first, buffer.subarray(0, n * ps));
+    if (fromStaged < n) this.blocks.add(region, first, n);
+    this.unsaved[region]!.markSaved(first, n);
+    this.counters.remaining -= n;
+    this.page = first + n;
+    this.stagedInRun = fromStaged;
+    return n;
   }
 }

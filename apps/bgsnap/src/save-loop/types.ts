@@ -56,9 +56,17 @@ export interface SaveLoopOptions {
    * Most pages per scan step while no fault has been served for 5 ms (and from the start until the
    * first fault). Default `batchPages` (no change of step); `snapshot()` uses 512, 2 MiB of 4 KiB
    * pages. A step has a fixed cost, so long steps scan faster; a writer that faults waits for the step
-   * in progress, so the loop goes back to `batchPages` as soon as faults come.
+   * in progress, so the loop goes back to `batchPages` as soon as faults come. Where the source copies
+   * on fault (`capabilities.copiesOnFault`) no writer waits for a step, so every step is this long.
    */
   quietBatchPages?: number | undefined;
+  /**
+   * Copy-on-fault sources: bytes of faulted pages the loop holds until the scan reaches them and
+   * writes them within its runs, instead of one record per faulted page. Default 64 MiB, allocated as
+   * faults come; 0 writes
+   * every faulted page at once.
+   */
+  stagedFaultBytes?: number | undefined;
   /**
    * Plain mode: scanned pages stay protected until the scan reaches the next multiple of this many
    * bytes of their region (or a fault or a drain needs them released), then go in one release. Default
