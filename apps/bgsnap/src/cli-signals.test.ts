@@ -183,14 +183,17 @@ describe.skipIf(!cliBuilt)('signals: one honest outcome', () => {
     unlinkSync(ws.out);
     const theirs = Buffer.from('created by someone else while restore ran\n');
     let planted = false;
+    const resume = join(ws.dir, 'resume');
     const r = await runCli(['restore', snapshotFile, '--out', ws.out], {
-      env: { BGSNAP_TEST_PAUSE_AT: 'restore-commit', BGSNAP_TEST_PAUSE_MS: '300' },
+      env: { BGSNAP_TEST_PAUSE_AT: 'restore-commit', BGSNAP_TEST_RESUME_FILE: resume },
       onStderr: (_child, stderr) => {
         if (planted || !stderr.includes('bgsnap-test-paused:restore-commit')) return;
         planted = true;
         writeFileSync(ws.out, theirs);
+        writeFileSync(resume, '');
       },
     });
+    unlinkSync(resume);
     expect(planted).toBe(true);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/appeared/);
@@ -202,16 +205,19 @@ describe.skipIf(!cliBuilt)('signals: one honest outcome', () => {
     const ws = workspace('restore-race-swap');
     const theirs = Buffer.from('swapped in by someone else while restore ran\n');
     let swapped = false;
+    const resume = join(ws.dir, 'resume');
     const r = await runCli(['restore', snapshotFile, '--out', ws.out, '--force'], {
-      env: { BGSNAP_TEST_PAUSE_AT: 'restore-commit', BGSNAP_TEST_PAUSE_MS: '300' },
+      env: { BGSNAP_TEST_PAUSE_AT: 'restore-commit', BGSNAP_TEST_RESUME_FILE: resume },
       onStderr: (_child, stderr) => {
         if (swapped || !stderr.includes('bgsnap-test-paused:restore-commit')) return;
         swapped = true;
         unlinkSync(ws.out);
         writeFileSync(join(ws.dir, 'spare'), OLD); // keeps the old inode number from being reused
         writeFileSync(ws.out, theirs);
+        writeFileSync(resume, '');
       },
     });
+    unlinkSync(resume);
     expect(swapped).toBe(true);
     expect(r.code, r.stderr).toBe(2);
     expect(readFileSync(ws.out).equals(theirs)).toBe(true);

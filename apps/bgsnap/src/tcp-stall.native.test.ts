@@ -22,6 +22,7 @@ const WRITERS = 2;
 function startWriters(memory: TrackedMemory) {
   const control = new SharedArrayBuffer(4 * (CTRL.counts + WRITERS));
   const ctrl = new Int32Array(control);
+  const firstStores = new SharedArrayBuffer(SIZE / PAGE); // one claim byte per page, as WriterPool does
   const workers: Worker[] = [];
   const exited: Promise<unknown>[] = [];
   for (let index = 0; index < WRITERS; index++) {
@@ -34,6 +35,7 @@ function startWriters(memory: TrackedMemory) {
       pattern: 'uniform',
       seed: 7,
       control,
+      firstStores,
     };
     const worker = new Worker(join(DIST, 'workload-writer.js'), { workerData });
     exited.push(new Promise((resolve) => worker.once('exit', resolve)));

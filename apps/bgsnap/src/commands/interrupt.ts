@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT } from './shared.js';
 
 /** The signals every command that writes a file handles. */
@@ -100,12 +102,19 @@ export function interruptSignal(options: { immediate?: boolean } = {}): Interrup
  * TEST-ONLY hook: when `BGSNAP_TEST_PAUSE_AT` names `phase` (comma-separated list), writes
  * `bgsnap-test-paused:<phase>` on stderr and waits up to 20 s or until `signal` aborts, so tests can
  * deliver a signal at a known instant; with `BGSNAP_TEST_PAUSE_MS` it waits exactly that long, abort
- * or not (to land a second signal). Without the variable it returns at once.
+ * or not (to land a second signal); with `BGSNAP_TEST_RESUME_FILE` it waits until that file exists
+ * (up to 20 s), so a test can act at the pause and then let the command go on however loaded the
+ * machine is. Without `BGSNAP_TEST_PAUSE_AT` it returns at once.
  */
 export async function testPause(phase: string, signal?: AbortSignal): Promise<void> {
   const at = process.env.BGSNAP_TEST_PAUSE_AT;
   if (!at?.split(',').includes(phase)) return;
   process.stderr.write(`bgsnap-test-paused:${phase}\n`);
+  const resumeFile = process.env.BGSNAP_TEST_RESUME_FILE;
+  if (resumeFile) {
+    for (let waited = 0; waited < 20_000 && !existsSync(resumeFile); waited += 10) await sleep(10);
+    return;
+  }
   const fixedMs = Number(process.env.BGSNAP_TEST_PAUSE_MS) || 0;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, fixedMs || 20_000);
