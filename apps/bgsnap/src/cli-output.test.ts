@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -35,6 +35,17 @@ const SIM = ['sim', '--size', '1MiB', '--no-progress'];
 /** A command whose default output is a temporary file (sim, and run on the simulator, write none). */
 const RUN_TO_TMP = ['run', '--backend', 'uffd', '--size', '1MiB', '--writers', '1', '--no-progress'];
 const isRoot = process.getuid?.() === 0;
+/**
+ * The uid-nobody cases need `nobody` to reach the built CLI: a checkout under a folder it cannot
+ * traverse (a mktemp clone is 0700) fails them for reasons unrelated to what they test, so they
+ * skip there, saying why.
+ */
+const nobodyReachesCli =
+  isRoot &&
+  spawnSync(process.execPath, ['-e', `require('node:fs').accessSync(${JSON.stringify(CLI)})`], {
+    uid: 65534,
+    gid: 65534,
+  }).status === 0;
 const uffdAvailable = await import('@bgsnap/fault-source-uffd')
   .then((m) => m.probeUffd().available)
   .catch(() => false);
@@ -193,14 +204,17 @@ describe.skipIf(!cliBuilt)('untrusted text reaches the terminal escaped', () => 
 });
 
 describe.skipIf(!cliBuilt)('exit codes and messages as documented', () => {
-  it.skipIf(!isRoot)('an unreadable input → exit 2 "cannot read"', async () => {
-    const locked = join(dir, 'locked.bgsnap');
-    writeFileSync(locked, readFileSync(small));
-    chmodSync(locked, 0o000);
-    const r = await runCli(['verify', locked], { uid: 65534, gid: 65534 });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain(`cannot read ${locked}`);
-  });
+  it.skipIf(!nobodyReachesCli)(
+    'an unreadable input → exit 2 "cannot read" (as root, through uid nobody: skipped where nobody cannot reach the CLI)',
+    async () => {
+      const locked = join(dir, 'locked.bgsnap');
+      writeFileSync(locked, readFileSync(small));
+      chmodSync(locked, 0o000);
+      const r = await runCli(['verify', locked], { uid: 65534, gid: 65534 });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`cannot read ${locked}`);
+    },
+  );
 
   it('a missing input → exit 2 "cannot read"', async () => {
     const r = await runCli(['inspect', join(dir, 'nope.bgsnap')]);
@@ -216,14 +230,17 @@ describe.skipIf(!cliBuilt)('exit codes and messages as documented', () => {
     expect(r.stderr).toContain(`cannot create a temporary folder in ${notAFolder}`);
   });
 
-  it.skipIf(!isRoot)('a TMPDIR we may not write → exit 2 naming the folder', async () => {
-    const ro = join(dir, 'read-only-tmp');
-    mkdirSync(ro, { mode: 0o555 });
-    chmodSync(ro, 0o555);
-    const r = await runCli(RUN_TO_TMP, { env: { TMPDIR: ro }, uid: 65534, gid: 65534 });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain(`cannot create a temporary folder in ${ro}: EACCES`);
-  });
+  it.skipIf(!nobodyReachesCli)(
+    'a TMPDIR we may not write → exit 2 naming the folder (as root, through uid nobody: skipped where nobody cannot reach the CLI)',
+    async () => {
+      const ro = join(dir, 'read-only-tmp');
+      mkdirSync(ro, { mode: 0o555 });
+      chmodSync(ro, 0o555);
+      const r = await runCli(RUN_TO_TMP, { env: { TMPDIR: ro }, uid: 65534, gid: 65534 });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`cannot create a temporary folder in ${ro}: EACCES`);
+    },
+  );
 
   it.each([
     ['bandwidth=1MB/s,bandwidth=2GB/s', 'bandwidth'],
