@@ -22,6 +22,23 @@ namespace bgsnap {
 
 namespace {
 inline uint64_t key_of(uint32_t region, uint64_t page) { return (static_cast<uint64_t>(region) << 44) | page; }
+
+// Backs [base, base + len) with written pages now. MADV_POPULATE_WRITE (Linux >= 5.14) does it in one
+// call; older kernels (EINVAL) get one store per page.
+bool populate_for_write(uint8_t* base, size_t len, size_t page_size, NativeError* err) {
+  int rc;
+  do {
+    rc = madvise(base, len, MADV_POPULATE_WRITE);
+  } while (rc != 0 && (errno == EINTR || errno == EAGAIN));
+  if (rc == 0) return true;
+  if (errno != EINVAL) {
+    *err = errno_error("madvise", errno, "MADV_POPULATE_WRITE of the " + std::to_string(len / page_size) + "-page copy slab");
+    return false;
+  }
+  for (size_t off = 0; off < len; off += page_size) static_cast<volatile uint8_t*>(base)[off] = 0;
+  return true;
+}
+
 }  // namespace
 
 Session* Session::Create(const SessionOptions& opts, NativeError* err) {
@@ -68,7 +85,8 @@ Session* Session::Create(const SessionOptions& opts, NativeError* err) {
   if (!uffd_open(opts.want_unpopulated, s->mode_ == Mode::kInThread, &s->uffd_, err)) return nullptr;
   if (s->mode_ == Mode::kInThread && !s->CreateInThread(err)) return nullptr;
   if (s->copies()) {
-    // MAP_NORESERVE: a large copyBufferPages reserves address space, not memory, until faults use it.
+    // MAP_NORESERVE: in copy-on-fault mode a large copyBufferPages reserves address space, not memory,
+    // until faults use it (in-thread mode populates it below).
     s->slab_bytes_ = (s->copy_slots_ + s->reserve_slots_) * s->page_size_;
     void* slab = mmap(nullptr, s->slab_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (slab == MAP_FAILED) {
@@ -77,6 +95,10 @@ Session* Session::Create(const SessionOptions& opts, NativeError* err) {
       return nullptr;
     }
     s->slab_ = static_cast<uint8_t*>(slab);
+    // In-thread mode copies into the slab inside a writer's SIGBUS handler: an untouched slot would
+    // take a kernel page fault (allocate and zero a page) on that writer's path, once per slot. Fault
+    // the slab in here instead, off every writer's path.
+    if (s->mode_ == Mode::kInThread && !populate_for_write(s->slab_, s->slab_bytes_, s->page_size_, err)) return nullptr;
     s->free_slots_.reserve(s->copy_slots_);
     for (size_t i = s->copy_slots_; i > 0; i--) s->free_slots_.push_back(static_cast<uint32_t>(i - 1));
   }

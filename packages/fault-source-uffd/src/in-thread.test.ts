@@ -87,6 +87,27 @@ describe('in-thread mode', () => {
   });
 });
 
+describe('in-thread mode: the copy buffer', () => {
+  /** Resident bytes the process gained while creating a source of `mode` with 8192 slots (32 MiB). */
+  function residentGrowth(mode: UffdMode): number {
+    const memory = TrackedMemory.allocate(16 * PS, { hugePages: false });
+    onTestFinished(() => memory.release());
+    const before = process.memoryUsage().rss;
+    const source = createUffdFaultSource({ regions: [{ name: 'r', memory }], mode, copyBufferPages: 8192 });
+    const after = process.memoryUsage().rss;
+    onTestFinished(() => source.stop());
+    return after - before;
+  }
+
+  it("is backed by memory at creation, so no slot costs a page fault inside a writer's SIGBUS handler", () => {
+    expect(residentGrowth('in-thread')).toBeGreaterThanOrEqual(30 * 2 ** 20);
+  });
+
+  it('copy-on-fault, for contrast: address space only, until the fault thread uses the slots', () => {
+    expect(residentGrowth('copy-on-fault')).toBeLessThan(16 * 2 ** 20);
+  });
+});
+
 describe('in-thread mode: writers racing for the same pages', () => {
   it('four threads write each page at once: one copy per page, with the old bytes; every store lands', async () => {
     const pool = new WriterPool(4);

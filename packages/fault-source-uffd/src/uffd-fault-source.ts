@@ -54,7 +54,9 @@ export interface UffdFaultSourceOptions {
    * 1 048 576; default 1024 = 4 MiB, about 50 ms of two writers faulting on distinct pages at 10 000
    * faults/s each: enough that a save loop taking faults between scan batches never lets it fill).
    * When it is full a faulting writer waits for the save loop (counted in `slotWaits`). In-thread mode
-   * keeps 16 more pages as a reserve for the save loop's own thread, which must not wait on itself.
+   * keeps 16 more pages as a reserve for the save loop's own thread, which must not wait on itself,
+   * and backs the whole buffer with memory at creation (a writer's SIGBUS handler then never takes a
+   * page fault on a slot); copy-on-fault reserves only address space until slots are used.
    */
   readonly copyBufferPages?: number;
   /**
