@@ -50,6 +50,24 @@ describe('judgeInThreadFloor', () => {
     expect(farFromSigbus.pass).toBe(false);
   });
 
+  it('reports the in-thread floor beside a busy thread next to the verdict, without changing it', () => {
+    const base = {
+      runs: [run(us(60)), run(us(60)), run(us(60))],
+      handlerThreadFloors: [floor(us(100)), floor(us(100)), floor(us(100))],
+      inThreadFloors: [floor(us(30)), floor(us(30)), floor(us(30))], // 2.00×: a miss
+    };
+    const without = judgeInThreadFloor(base);
+    const withBusy = judgeInThreadFloor({
+      ...base,
+      inThreadBusyFloors: [floor(us(40)), floor(us(50)), floor(us(45))], // median 45 µs
+    });
+    expect(withBusy.pass).toBe(false);
+    expect(withBusy.pass).toBe(without.pass);
+    expect(without.measured).not.toContain('busy thread');
+    expect(withBusy.measured).toContain('one busy thread beside the writers');
+    expect(withBusy.measured).toContain('1.33× that');
+  });
+
   it('gives no verdict on fewer than three runs of any kind, or when in-thread was skipped', () => {
     const three = [floor(300), floor(300), floor(300)];
     const runs = [run(100), run(100), run(100)];

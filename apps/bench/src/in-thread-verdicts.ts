@@ -24,6 +24,12 @@ export interface InThreadFloorInput {
   handlerThreadFloors: readonly FloorResult[];
   /** The C in-thread floor (`sigbus`) under the same writers, interleaved with `runs`. */
   inThreadFloors: readonly FloorResult[];
+  /**
+   * The C in-thread floor with one busy thread beside the same writers, interleaved with `runs`:
+   * reported beside the verdict (each release then waits for a TLB-flush interrupt to the busy CPU, as
+   * bgsnap's writers do beside the save loop), not part of it.
+   */
+  inThreadBusyFloors?: readonly FloorResult[] | undefined;
   /** Why in-thread mode was not measured (kernel, or left out of `--modes`). */
   skipped?: string | undefined;
 }
@@ -59,13 +65,18 @@ export function judgeInThreadFloor(i: InThreadFloorInput): Verdict {
   const sigbus = floorP99(i.inThreadFloors);
   const p999 = median(runs.map((r) => r.writer.p999));
   const longest = Math.max(...runs.map((r) => r.longestWriterStallNs));
+  const busyFloors = i.inThreadBusyFloors ?? [];
+  const busy =
+    busyFloors.length > 0
+      ? `; for comparison, the in-thread floor with one busy thread beside the writers (as the save loop is): ${fmtNs(floorP99(busyFloors))} (runs: ${each(busyFloors.map((f) => f.p99Ns))}), bgsnap ${ratioText(p99, floorP99(busyFloors))} that`
+      : '';
   return {
     target,
     goal,
     measured:
       `p99 ${fmtNs(p99)} (runs: ${each(runs.map((r) => r.writer.p99))}) = ${ratioText(p99, poll)} handler-thread floor ${fmtNs(poll)} ` +
       `(runs: ${each(i.handlerThreadFloors.map((f) => f.p99Ns))}), ${ratioText(p99, sigbus)} in-thread floor ${fmtNs(sigbus)} ` +
-      `(runs: ${each(i.inThreadFloors.map((f) => f.p99Ns))}); p99.9 ${fmtNs(p999)} (floors ${fmtNs(median(i.handlerThreadFloors.map((f) => f.p999Ns)))} / ${fmtNs(median(i.inThreadFloors.map((f) => f.p999Ns)))}); longest store ${fmtNs(longest)}`,
+      `(runs: ${each(i.inThreadFloors.map((f) => f.p99Ns))}); p99.9 ${fmtNs(p999)} (floors ${fmtNs(median(i.handlerThreadFloors.map((f) => f.p999Ns)))} / ${fmtNs(median(i.inThreadFloors.map((f) => f.p999Ns)))}); longest store ${fmtNs(longest)}${busy}`,
     pass: p99 <= IN_THREAD_FLOOR_GOAL.handlerThread * poll && p99 <= IN_THREAD_FLOOR_GOAL.inThread * sigbus,
   };
 }

@@ -102,6 +102,12 @@ export interface TargetsResult {
      */
     benchLoadRuns?: FloorResult[] | undefined;
     sigbusLoadRuns?: FloorResult[] | undefined;
+    /**
+     * The in-thread floor under the same writers with one thread spinning beside them, one per rep: a
+     * release that makes a page writable flushes the TLB of every CPU running the process, so once
+     * another thread of it runs (as bgsnap's save loop does) each fault waits for that interrupt.
+     */
+    sigbusBusyRuns?: FloorResult[] | undefined;
     /** The in-thread floor, one writer back to back (the classic load), beside `sleep`. */
     sigbus?: FloorResult | undefined;
     sigbusError?: string | undefined;
@@ -289,13 +295,18 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     results.push(r);
   };
   /** One floor run under the bench's load into `into`; a failure is kept, once, in `floor.loadError`. */
-  const floorRun = async (variant: 'sleep' | 'sigbus', into: FloorResult[], k: number): Promise<void> => {
+  const floorRun = async (
+    variant: 'sleep' | 'sigbus',
+    into: FloorResult[],
+    k: number,
+    withLoad: FloorLoad = load,
+  ): Promise<void> => {
     if (!bin || (variant === 'sleep' && floor.loadError) || (variant === 'sigbus' && floor.sigbusError))
       return;
     const what = variant === 'sleep' ? 'handler sleeping in poll(2)' : 'in-thread (SIGBUS handler)';
-    o.log(`targets (b): floor program, ${what}, ${pages}, ${loadText(load)}, run ${k}/${o.reps}`);
+    o.log(`targets (b): floor program, ${what}, ${pages}, ${loadText(withLoad)}, run ${k}/${o.reps}`);
     try {
-      into.push(await runFloor(bin, mib, o.floorFaults, variant, thp, load));
+      into.push(await runFloor(bin, mib, o.floorFaults, variant, thp, withLoad));
     } catch (error) {
       if (variant === 'sleep') floor.loadError = (error as Error).message;
       else floor.sigbusError = (error as Error).message;
@@ -306,6 +317,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   const latencyRuns: BenchRow[] = [];
   const benchLoadRuns: FloorResult[] = [];
   const sigbusLoadRuns: FloorResult[] = [];
+  const sigbusBusyRuns: FloorResult[] = [];
   const cases: [string, boolean][] = [
     ['unlimited', true],
     ['qemu', true],
@@ -315,6 +327,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
   for (let k = 1; k <= o.reps; k++) {
     await floorRun('sleep', benchLoadRuns, k);
     if (inThread) await floorRun('sigbus', sigbusLoadRuns, k);
+    if (inThread) await floorRun('sigbus', sigbusBusyRuns, k, { ...load, busy: 1 });
     for (const mode of modes) {
       for (const [name, quiesce] of cases) {
         await runCase(
@@ -331,6 +344,7 @@ export async function runTargets(o: TargetOptions): Promise<TargetsResult> {
     floor.benchLoad = [...benchLoadRuns].sort((x, y) => x.p99Ns - y.p99Ns)[(benchLoadRuns.length - 1) >> 1];
   }
   if (sigbusLoadRuns.length > 0) floor.sigbusLoadRuns = sigbusLoadRuns;
+  if (sigbusBusyRuns.length > 0) floor.sigbusBusyRuns = sigbusBusyRuns;
 
   // (c) a sink that stalls 50 ms every 250 ms; in-thread also without stalls, interleaved, as its baseline.
   const stallRuns: BenchRow[] = [];
@@ -449,6 +463,7 @@ export function judge(t: Omit<TargetsResult, 'verdicts' | 'results'>): Verdict[]
       runs: caseRuns(latencyRuns, 'in-thread', IN_THREAD_VERDICT_POLICY),
       handlerThreadFloors: floor.benchLoadRuns ?? [],
       inThreadFloors: floor.sigbusLoadRuns ?? [],
+      inThreadBusyFloors: floor.sigbusBusyRuns ?? [],
       skipped: t.inThreadSkipped ?? floorFailure(floor),
     }),
   );
@@ -537,6 +552,9 @@ export function targetsMarkdown(t: TargetsResult): string {
         .map((f) => `- handler thread (poll), ${f.thp ? 'THP, ' : ''}${loadText(f.load)}: ${fl(f)}\n`)
         .join('') +
       (t.floor.sigbusLoadRuns ?? [])
+        .map((f) => `- in-thread (sigbus), ${f.thp ? 'THP, ' : ''}${loadText(f.load)}: ${fl(f)}\n`)
+        .join('') +
+      (t.floor.sigbusBusyRuns ?? [])
         .map((f) => `- in-thread (sigbus), ${f.thp ? 'THP, ' : ''}${loadText(f.load)}: ${fl(f)}\n`)
         .join('') +
       (t.floor.benchLoadBusy
