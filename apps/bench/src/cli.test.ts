@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -84,6 +84,18 @@ describe('bgsnap-bench', () => {
     }
     expect(r.stdout).toMatch(/--modes <list>[\s\S]*plain,copy-on-fault,in-thread/);
     expect(r.stdout.replace(/\s+/g, ' ')).toContain('name=<path of your policy module>');
+  });
+
+  it('--help into a reader that went away (`| head -1`) exits 0, without an EPIPE trace', async () => {
+    const child = spawn(process.execPath, [BENCH_CLI, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the help is written
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 
   it.each([[[]], [['--backends', 'sim', '--out', 'never']]])(

@@ -7,6 +7,10 @@ import { BadInputError, EXIT } from 'bgsnap';
 import { Command, CommanderError } from 'commander';
 import { defineBenchCommand } from './bench-command.js';
 
+// Output is best-effort, as in the app's CLI: `bgsnap-bench --help | head` must not die of EPIPE, and a
+// long run must not stop because its terminal went away.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
 /** Runs the command body and maps its outcome (or error) to an exit code, with a one-line message. */
 async function run(fn: () => Promise<number>): Promise<void> {
   try {
