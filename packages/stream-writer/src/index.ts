@@ -55,7 +55,7 @@ export {
 export { discardSink } from './sinks/discard-sink.js';
 export { type FdSinkOptions, fdSink } from './sinks/fd-sink.js';
 export { type FileSink, type FileSinkOptions, fileSink } from './sinks/file-sink.js';
-export { describeOutputTarget, type OutputTargetKind } from './sinks/output-target.js';
+export { describeOutputTarget, type OutputTargetKind, resolveLink } from './sinks/output-target.js';
 export type { Sink } from './sinks/sink.js';
 export { DEFAULT_STALL_TIMEOUT_MS } from './sinks/stall.js';
 export { type TcpSinkOptions, tcpSink } from './sinks/tcp-sink.js';

@@ -8,39 +8,18 @@ import {
   lstatSync,
   mkdtempSync,
   openSync,
-  realpathSync,
   renameSync,
   rmSync,
   type Stats,
-  statSync,
   unlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { describeOutputTarget, type OutputTargetKind, resolveLink } from '@bgsnap/stream-writer';
 import { BadInputError, SnapshotAbortedError } from '../errors.js';
 import { type Interrupt, interruptSignal } from './interrupt.js';
 import { EXIT } from './shared.js';
-
-/**
- * What an output path names. A local copy of `describeOutputTarget` of `@bgsnap/stream-writer` (same
- * semantics; swap it in once this branch has it): everything in the CLI asks this one function.
- */
-export type OutputTargetKind = 'missing' | 'regular' | 'special' | 'directory';
-
-/** Classifies `path` (following symlinks, as opening it would). */
-export function describeOutputTarget(path: string): OutputTargetKind {
-  let st: Stats;
-  try {
-    st = statSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-    throw error;
-  }
-  if (st.isDirectory()) return 'directory';
-  if (st.isFile()) return 'regular';
-  return 'special';
-}
 
 /** The checked output of a command: where it goes and what was there when it was checked. */
 export interface CheckedOutput {
@@ -96,15 +75,6 @@ export function checkOutputTarget(
   }
   probeFolder(option, dir);
   return { path: full, kind };
-}
-
-/** The file a symlink finally names, or `path` itself when it is no symlink or cannot be resolved. */
-function resolveLink(path: string): string {
-  try {
-    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
-  } catch {
-    return path;
-  }
 }
 
 /** Creates and removes a file in `dir`: catches read-only mounts and folders we may not write. */
