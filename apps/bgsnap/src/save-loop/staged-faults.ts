@@ -6,6 +6,9 @@ export const DEFAULT_STAGED_FAULT_BYTES = 64 * 2 ** 20;
 
 /** Slots per slab chunk: 1 MiB of 4 KiB pages. */
 const CHUNK_SLOTS = 256;
+/** Pages per block of the page → slot index (256 KiB of index), allocated when a page in it is staged. */
+const INDEX_BLOCK_SHIFT = 16;
+const INDEX_BLOCK_MASK = (1 << INDEX_BLOCK_SHIFT) - 1;
 
 /** Where the scan is: pages at or after it are still ahead of it. */
 export interface ScanPosition {
@@ -28,8 +31,12 @@ export class StagedFaults {
   private readonly capacity: number;
   /** Slab chunks of {@link CHUNK_SLOTS} slots, allocated as staging grows. */
   private readonly chunks: Uint8Array[] = [];
-  /** Per region, per page: slot + 1, or 0 when not staged (typed arrays: no map, no garbage per fault). */
-  private readonly slots: Int32Array[];
+  /**
+   * Per region, per block of pages: slot + 1 per page, or 0 when not staged. Typed arrays, so a fault
+   * makes no garbage; in blocks made as pages are staged, so the index of a simulated TiB costs only
+   * the blocks that faults touched, not 4 bytes for every page.
+   */
+  private readonly slots: (Int32Array | undefined)[][];
   private readonly free: number[] = [];
   /** Slots handed out so far; slots at or above it were never used. */
   private used = 0;
@@ -48,12 +55,16 @@ export class StagedFaults {
   ) {
     this.slotBytes = Math.max(1, ...pageSizes);
     this.capacity = Math.max(0, Math.floor(capacityBytes / this.slotBytes));
-    this.slots = pageCounts.map((n) => new Int32Array(n));
+    this.slots = pageCounts.map(
+      (n) => new Array<Int32Array | undefined>(Math.ceil(n / (INDEX_BLOCK_MASK + 1))),
+    );
   }
 
   /** Whether `page` of `region` is staged. */
   has(region: number, page: number): boolean {
-    return this.count > 0 && this.slots[region]![page]! > 0;
+    if (this.count === 0) return false;
+    const block = this.slots[region]![page >>> INDEX_BLOCK_SHIFT];
+    return block !== undefined && block[page & INDEX_BLOCK_MASK]! > 0;
   }
 
   /**
@@ -73,19 +84,22 @@ export class StagedFaults {
       }
     }
     this.chunks[Math.floor(slot / CHUNK_SLOTS)]!.set(contents, (slot % CHUNK_SLOTS) * this.slotBytes);
-    this.slots[region]![page] = slot + 1;
+    const blocks = this.slots[region]!;
+    const b = page >>> INDEX_BLOCK_SHIFT;
+    const block = (blocks[b] ??= new Int32Array(INDEX_BLOCK_MASK + 1));
+    block[page & INDEX_BLOCK_MASK] = slot + 1;
     this.count++;
     return true;
   }
 
   /** Copies staged `page` of `region` (`pageSize` bytes) to `dst` at `offset` and frees its slot. */
   take(region: number, page: number, pageSize: number, dst: Uint8Array, offset: number): void {
-    const slots = this.slots[region]!;
-    const slot = slots[page]! - 1;
-    if (slot < 0) throw new Error(`page ${page} of region ${region} is not staged`);
+    const block = this.slots[region]![page >>> INDEX_BLOCK_SHIFT];
+    const slot = (block?.[page & INDEX_BLOCK_MASK] ?? 0) - 1;
+    if (block === undefined || slot < 0) throw new Error(`page ${page} of region ${region} is not staged`);
     const start = (slot % CHUNK_SLOTS) * this.slotBytes;
     dst.set(this.chunks[Math.floor(slot / CHUNK_SLOTS)]!.subarray(start, start + pageSize), offset);
-    slots[page] = 0;
+    block[page & INDEX_BLOCK_MASK] = 0;
     this.free.push(slot);
     this.count--;
   }
