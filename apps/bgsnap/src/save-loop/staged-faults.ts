@@ -86,7 +86,11 @@ export class StagedFaults {
     this.chunks[Math.floor(slot / CHUNK_SLOTS)]!.set(contents, (slot % CHUNK_SLOTS) * this.slotBytes);
     const blocks = this.slots[region]!;
     const b = page >>> INDEX_BLOCK_SHIFT;
-    const block = (blocks[b] ??= new Int32Array(INDEX_BLOCK_MASK + 1));
+    let block = blocks[b];
+    if (block === undefined) {
+      block = new Int32Array(INDEX_BLOCK_MASK + 1);
+      blocks[b] = block;
+    }
     block[page & INDEX_BLOCK_MASK] = slot + 1;
     this.count++;
     return true;
