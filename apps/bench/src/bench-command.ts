@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import {
   BadInputError,
-  checkOutputPath,
+  checkOutputTarget,
   EXIT,
   parseChoice,
   parseInteger,
@@ -237,7 +237,7 @@ function prepareOutDir(dir: string): void {
   if (existsSync(dir) && !statSync(dir).isDirectory())
     throw new BadInputError('--out', `${dir} is not a folder`);
   if (!existsSync(dir)) {
-    checkOutputPath('--out', dir); // the parent must exist and accept new entries
+    checkOutputTarget('--out', dir, { force: false, allowSpecial: false }); // the parent must exist and accept new entries
     try {
       mkdirSync(dir, { recursive: true });
     } catch (error) {
@@ -247,7 +247,7 @@ function prepareOutDir(dir: string): void {
       );
     }
   }
-  checkOutputPath('--out', join(dir, 'results.json'));
+  checkOutputTarget('--out', join(dir, 'results.json'), { force: true, allowSpecial: false }); // a rerun replaces its results
 }
 
 /** `bgsnap-bench`: every policy × sink stall profile on both backends, tables and plots; optionally the targets. */

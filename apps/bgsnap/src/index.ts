@@ -7,8 +7,10 @@
  * The `bgsnap` CLI's exit codes and option checks (each throws {@link BadInputError} naming the
  * option), for command-line tools built on the app such as `bgsnap-bench`.
  */
+
+/** The CLI's one output rule (see the README's _Outputs_), for tools built on the app. */
+export { type CheckedOutput, checkOutputTarget } from './commands/output-target.js';
 export {
-  checkOutputPath,
   EXIT,
   parseChoice,
   parseInteger,

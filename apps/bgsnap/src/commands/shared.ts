@@ -1,5 +1,5 @@
-import { closeSync, existsSync, fstatSync, openSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { formatBytes, parseCountRate, parseSize as parseUnitsSize, UnitParseError } from '@bgsnap/units';
 import cliProgress from 'cli-progress';
 import { BadInputError } from '../errors.js';
@@ -65,34 +65,6 @@ export function parseChoice<T extends string>(option: string, text: string, choi
     throw new BadInputError(option, `must be one of ${choices.join(', ')}, got '${text}'`);
   }
   return text as T;
-}
-
-/**
- * Used by `bgsnap bench` for its results folder (snapshot outputs use checkOutputTarget).
- * Checks that `path` can be created: its folder exists and accepts a new file (probed by creating and
- * removing one, which also catches read-only mounts and root-owned folders), and `path` is not a folder.
- */
-export function checkOutputPath(option: string, path: string, { overwrite = true } = {}): string {
-  const full = resolve(path);
-  const dir = dirname(full);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new BadInputError(option, `folder ${dir} does not exist`);
-  }
-  if (existsSync(full)) {
-    if (statSync(full).isDirectory()) throw new BadInputError(option, `${full} is a folder`);
-    if (!overwrite) throw new BadInputError(option, `${full} exists (pass --force to overwrite)`);
-  }
-  const probe = join(dir, `.bgsnap-probe-${process.pid}-${Date.now()}`);
-  try {
-    closeSync(openSync(probe, 'wx', 0o600));
-    unlinkSync(probe);
-  } catch (error) {
-    throw new BadInputError(
-      option,
-      `cannot write in ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
-  return full;
 }
 
 /** Checks that an input file exists, is a regular file and can be opened for reading (exit 2 if not). */
